@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way, in the order data flows:
+// MPI → CMPI; Kernels → CBLAS; Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels, Config;
+// Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; tessera → Training.
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-openmpi",
+                       providers: [.apt(["libhdf5-openmpi-dev"])]),
+
+        .target(name: "MPI", dependencies: ["CMPI"]),
+        .target(name: "Random"),
+        .target(name: "Kernels", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "Config", dependencies: ["TOMLKit"]),
+        .target(name: "Parallel", dependencies: ["MPI", "Kernels", "Config"]),
+        .target(name: "Model", dependencies: ["Parallel", "Kernels", "Config", "Random"]),
+        .target(name: "Data", dependencies: ["Config", "Random"]),
+        .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5"]),
+        .target(name: "Training", dependencies: ["Model", "Data", "Checkpoint", "Config"]),
+        .executableTarget(name: "tessera", dependencies: [
+            "Training",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "MPITests", dependencies: ["MPI"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "IntegrationTests", dependencies: []),
+    ]
+)
