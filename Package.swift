@@ -37,6 +37,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Runs every collective under real mpirun; driven by IntegrationTests.
+        .executableTarget(name: "tessera-mpi-check", dependencies: ["MPI"], path: "Tests/MPICheck"),
+
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
