@@ -31,9 +31,9 @@ let package = Package(
         .target(name: "Model", dependencies: ["Parallel", "Kernels", "Config", "Random"]),
         .target(name: "Data", dependencies: ["Config", "Random"]),
         .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5"]),
-        .target(name: "Training", dependencies: ["Model", "Data", "Checkpoint", "Config"]),
+        .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config"]),
         .executableTarget(name: "tessera", dependencies: [
-            "Training",
+            "Training", "Model", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,0 +1,78 @@
+/// The closed sets of values some keys take; raw values are the TOML spellings.
+
+/// `data.tokenizer`.
+public enum TokenizerKind: String, Sendable, Codable, CaseIterable {
+    case char, byte, sentencepiece
+}
+
+/// `parallel.schedule`: the pipeline schedule.
+public enum PipelineSchedule: String, Sendable, Codable, CaseIterable {
+    case oneFOneB = "1f1b"
+    case gpipe
+}
+
+/// `precision.compute`: the type matrix products run in.
+public enum ComputeType: String, Sendable, Codable, CaseIterable {
+    case fp32, bf16
+}
+
+/// `precision.grad_allreduce`: the gradient wire format.
+public enum WireType: String, Sendable, Codable, CaseIterable {
+    case fp32, bf16, fp16
+}
+
+/// `train.objective`: language modelling, or direct preference optimisation from `init_from`.
+public enum TrainingObjective: String, Sendable, Codable, CaseIterable {
+    case lm, dpo
+}
+
+/// `precision.loss_scale`: `"dynamic"`, `"none"` or a fixed positive number.
+public enum LossScale: Sendable, Equatable, Codable, CustomStringConvertible {
+    case dynamic
+    case none
+    case fixed(Double)
+
+    /// The TOML spelling: `"dynamic"`, `"none"`, or the number.
+    public var description: String {
+        switch self {
+        case .dynamic: "dynamic"
+        case .none: "none"
+        case .fixed(let scale): scale.description
+        }
+    }
+
+    /// Reads the config's spellings: the two words, or a number given as a number or as text.
+    init?(_ value: ConfigValue) {
+        switch value {
+        case .string("dynamic"): self = .dynamic
+        case .string("none"): self = .none
+        case .string(let text):
+            guard let scale = Double(text) else { return nil }
+            self = .fixed(scale)
+        case .int(let scale): self = .fixed(Double(scale))
+        case .float(let scale): self = .fixed(scale)
+        case .bool: return nil
+        }
+    }
+
+    var configValue: ConfigValue {
+        switch self {
+        case .dynamic: .string("dynamic")
+        case .none: .string("none")
+        case .fixed(let scale): .float(scale)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let value = try ConfigValue(from: decoder)
+        guard let scale = LossScale(value) else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath, debugDescription: "expected \"dynamic\", \"none\" or a number"))
+        }
+        self = scale
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try configValue.encode(to: encoder)
+    }
+}

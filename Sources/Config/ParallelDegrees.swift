@@ -1,0 +1,59 @@
+/// How a world of ranks is divided: world = dp · pp · tp, with ep carved out of dp.
+///
+/// Worked example: world 8, tp 2, pp 2 → dp 2; batch_size 12 → 6 sequences per replica;
+/// microbatches 3 → microbatches of 2 sequences.
+public struct ParallelDegrees: Sendable, Equatable {
+    public let worldSize: Int
+    public let dp: Int
+    public let tp: Int
+    public let pp: Int
+    public let ep: Int
+    public let microbatches: Int
+    /// Sequences one data-parallel replica handles per optimizer step: batch_size / dp.
+    public let batchPerReplica: Int
+    /// Sequences per microbatch: batchPerReplica / microbatches.
+    public let microbatchSize: Int
+}
+
+extension TesseraConfig {
+    /// Checks that `worldSize` ranks can run this config and returns the derived degrees; every
+    /// rank runs this identically before training. Errors name the keys and the numbers.
+    public func validateLayout(worldSize: Int) throws -> ParallelDegrees {
+        let (tp, pp, ep, microbatches) = (parallel.tp, parallel.pp, parallel.ep, parallel.microbatches)
+        func fail(_ message: String) -> ConfigError { .badLayout(message: message) }
+
+        guard worldSize >= 1 else { throw fail("world size \(worldSize) must be at least 1") }
+        guard worldSize % (tp * pp) == 0 else {
+            throw fail("world size \(worldSize) is not divisible by parallel.tp * parallel.pp = \(tp) * \(pp)")
+        }
+        let dp = worldSize / (tp * pp)
+        guard model.nHead % tp == 0 else {
+            throw fail("parallel.tp = \(tp) does not divide model.n_head = \(model.nHead)")
+        }
+        guard model.nEmbd % tp == 0 else {
+            throw fail("parallel.tp = \(tp) does not divide model.n_embd = \(model.nEmbd)")
+        }
+        guard pp <= model.nLayer else {
+            throw fail("parallel.pp = \(pp) exceeds model.n_layer = \(model.nLayer); each stage needs a layer")
+        }
+        guard ep == 1 || model.nExperts > 0 else {
+            throw fail("parallel.ep = \(ep) needs experts, but model.n_experts = 0")
+        }
+        guard dp % ep == 0 else {
+            throw fail("parallel.ep = \(ep) does not divide dp = \(dp) (world size \(worldSize) / (tp \(tp) * pp \(pp)))")
+        }
+        guard model.nExperts == 0 || model.nExperts % ep == 0 else {
+            throw fail("parallel.ep = \(ep) does not divide model.n_experts = \(model.nExperts)")
+        }
+        guard train.batchSize % dp == 0 else {
+            throw fail("train.batch_size = \(train.batchSize) is not divisible by dp = \(dp)")
+        }
+        let batchPerReplica = train.batchSize / dp
+        guard batchPerReplica % microbatches == 0 else {
+            throw fail("parallel.microbatches = \(microbatches) does not divide the per-replica batch "
+                + "train.batch_size / dp = \(train.batchSize) / \(dp) = \(batchPerReplica)")
+        }
+        return ParallelDegrees(worldSize: worldSize, dp: dp, tp: tp, pp: pp, ep: ep, microbatches: microbatches,
+                               batchPerReplica: batchPerReplica, microbatchSize: batchPerReplica / microbatches)
+    }
+}

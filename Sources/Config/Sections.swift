@@ -1,0 +1,140 @@
+/// The config sections, one struct each, with the contract's defaults (INTERFACE.md, "Config").
+/// Property names are camelCase; `CodingKeys` carry the TOML names so JSON views match the file.
+
+/// `[run]`: where a run writes and what seeds it.
+public struct RunConfig: Sendable, Codable, Equatable {
+    /// Metrics, checkpoints and samples go here.
+    public var dir = "runs/shakespeare-char"
+    /// Seeds every `CounterRNG` of the run (weights, batches, dropout).
+    public var seed = 1337
+
+    public init() {}
+}
+
+/// `[data]`: the corpus and how it is tokenized.
+public struct DataConfig: Sendable, Codable, Equatable {
+    /// Raw UTF-8 text, or a folder of token shards made by `tessera prepare`.
+    public var path = "data/tinyshakespeare.txt"
+    public var tokenizer = TokenizerKind.char
+    /// A SentencePiece `.model`; required for `tokenizer = "sentencepiece"`.
+    public var tokenizerModel = ""
+    /// The last fraction of tokens that forms the validation split.
+    public var valFraction = 0.1
+    /// JSONL of `{"prompt", "chosen", "rejected"}` for `train.objective = "dpo"`.
+    public var preferences = ""
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case path, tokenizer, tokenizerModel = "tokenizer_model", valFraction = "val_fraction", preferences
+    }
+}
+
+/// `[model]`: the GPT's shape.
+public struct ModelConfig: Sendable, Codable, Equatable {
+    public var nLayer = 4
+    public var nHead = 4
+    public var nEmbd = 128
+    public var blockSize = 64
+    /// 0 = taken from the tokenizer.
+    public var vocabSize = 0
+    public var dropout = 0.0
+    /// 0 = dense MLP; > 0 = mixture-of-experts MLP.
+    public var nExperts = 0
+    public var topK = 2
+    public var capacityFactor = 1.25
+    public var auxLossCoef = 0.01
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", blockSize = "block_size"
+        case vocabSize = "vocab_size", dropout, nExperts = "n_experts", topK = "top_k"
+        case capacityFactor = "capacity_factor", auxLossCoef = "aux_loss_coef"
+    }
+}
+
+/// `[parallel]`: world size = dp · pp · tp; dp is derived (see `validateLayout(worldSize:)`).
+public struct ParallelConfig: Sendable, Codable, Equatable {
+    /// Tensor (layer) parallel degree.
+    public var tp = 1
+    /// Pipeline stages.
+    public var pp = 1
+    /// Expert parallel degree, carved out of dp (ep divides dp).
+    public var ep = 1
+    /// Pipeline microbatches per optimizer step.
+    public var microbatches = 1
+    public var schedule = PipelineSchedule.oneFOneB
+    /// 1 = optimizer state sharded across dp (ZeRO-1).
+    public var zero = 0
+
+    public init() {}
+}
+
+/// `[precision]`: compute type and gradient wire format.
+public struct PrecisionConfig: Sendable, Codable, Equatable {
+    public var compute = ComputeType.fp32
+    /// Wire format of the gradient all-reduce; accumulation is always fp32.
+    public var gradAllreduce = WireType.fp32
+    /// Used with fp16 gradients.
+    public var lossScale = LossScale.dynamic
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case compute, gradAllreduce = "grad_allreduce", lossScale = "loss_scale"
+    }
+}
+
+/// `[train]`: the optimizer loop.
+public struct TrainConfig: Sendable, Codable, Equatable {
+    /// Sequences per optimizer step, global (all dp ranks, all microbatches).
+    public var batchSize = 12
+    public var steps = 2000
+    public var lr = 1e-3
+    public var minLR = 1e-4
+    public var warmupSteps = 100
+    public var weightDecay = 0.1
+    public var beta1 = 0.9
+    public var beta2 = 0.99
+    /// 0 = no clipping.
+    public var gradClip = 1.0
+    public var logEvery = 10
+    /// 0 = no evaluation.
+    public var evalEvery = 250
+    public var evalSteps = 20
+    public var objective = TrainingObjective.lm
+    /// A checkpoint (or run dir) whose weights start this run; required for dpo.
+    public var initFrom = ""
+    public var dpoBeta = 0.1
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case batchSize = "batch_size", steps, lr, minLR = "min_lr", warmupSteps = "warmup_steps"
+        case weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip", logEvery = "log_every"
+        case evalEvery = "eval_every", evalSteps = "eval_steps", objective, initFrom = "init_from"
+        case dpoBeta = "dpo_beta"
+    }
+}
+
+/// `[checkpoint]`: how often to save and how many to keep.
+public struct CheckpointConfig: Sendable, Codable, Equatable {
+    /// 0 = only at the end.
+    public var every = 500
+    public var keep = 3
+
+    public init() {}
+}
+
+/// One `[[stage]]` of `tessera pipeline`: a name and dotted-key overrides applied to the base config.
+public struct Stage: Sendable, Codable, Equatable {
+    public var name: String
+    /// Dotted key (`"train.steps"`) → value, already checked against the key's type when loaded.
+    public var set: [String: ConfigValue]
+
+    public init(name: String, set: [String: ConfigValue] = [:]) {
+        self.name = name
+        self.set = set
+    }
+}

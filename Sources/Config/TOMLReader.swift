@@ -1,0 +1,143 @@
+import TOMLKit
+
+/// Reads TOML text into a `TesseraConfig` through `Schema`, so every unknown name and wrong type is
+/// reported with its dotted key. Nothing of TOMLKit outlives a call (its types are not Sendable).
+enum TOMLReader {
+    /// Parses `text` (named `source` in errors) and writes each key it sets onto `config`.
+    static func read(_ text: String, source: String, into config: inout TesseraConfig) throws {
+        let root = try parse(text, source: source)
+        for (name, node) in root {
+            if name == "stage" {
+                config.stages = try stages(node, source: source)
+                continue
+            }
+            guard Schema.sections.contains(name) else {
+                if node.type == .table {
+                    throw ConfigError.unknownSection(
+                        section: name, source: source,
+                        suggestion: Suggestion.nearest(to: name, in: Schema.sections + ["stage"]))
+                }
+                throw ConfigError.unknownKey(key: name, source: source,
+                                             suggestion: Suggestion.nearest(to: name, in: Schema.allKeys))
+            }
+            guard let table = node.table else {
+                throw ConfigError.wrongType(key: name, expected: "a table ([\(name)])", found: typeName(node),
+                                            source: source)
+            }
+            for (key, value) in table {
+                let spec = try lookUp(name + "." + key, source: source)
+                try spec.write(try scalar(value, for: spec, source: source), to: &config, source: source)
+            }
+        }
+    }
+
+    /// Parses one TOML value, as written after `=` in a `--set`; nil when it is not valid TOML.
+    static func value(_ text: String, for spec: KeySpec, source: String) throws -> ConfigValue? {
+        guard !text.contains(where: \.isNewline), let table = try? TOMLTable(string: "v = " + text),
+              table.count == 1, let node = table["v"] else { return nil }
+        return try scalar(node, for: spec, source: source)
+    }
+
+    static func lookUp(_ key: String, source: String) throws -> KeySpec {
+        guard let spec = Schema.spec(key) else {
+            throw ConfigError.unknownKey(key: key, source: source,
+                                         suggestion: Suggestion.nearest(to: key, in: Schema.allKeys))
+        }
+        return spec
+    }
+
+    private static func parse(_ text: String, source: String) throws -> TOMLTable {
+        try HeaderGuard.check(text, source: source)
+        do {
+            return try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            let message = error.description.split(whereSeparator: \.isNewline).joined(separator: " ")
+            throw ConfigError.malformedTOML(source: source, line: error.source.begin.line,
+                                            column: error.source.begin.column, message: message)
+        }
+    }
+
+    /// `[[stage]]` tables: a `name` and a `set` table whose keys are dotted config keys, written
+    /// quoted (`"train.steps" = 1`) or nested (`train.steps = 1`). Values are normalised to the
+    /// key's type (an integer for a float key becomes a float) so round trips compare equal.
+    private static func stages(_ node: any TOMLValueConvertible, source: String) throws -> [Stage] {
+        guard let array = node.array else {
+            throw ConfigError.wrongType(key: "stage", expected: "an array of tables ([[stage]])",
+                                        found: typeName(node), source: source)
+        }
+        var stages: [Stage] = []
+        for element in array {
+            guard let table = element.table else {
+                throw ConfigError.wrongType(key: "stage", expected: "a table ([[stage]])",
+                                            found: typeName(element), source: source)
+            }
+            var name = ""
+            var overrides: TOMLTable?
+            for (key, value) in table {
+                switch key {
+                case "name":
+                    guard let text = value.string else {
+                        throw ConfigError.wrongType(key: "stage.name", expected: "a string",
+                                                    found: typeName(value), source: source)
+                    }
+                    name = text
+                case "set":
+                    guard let set = value.table else {
+                        throw ConfigError.wrongType(key: "stage.set", expected: "a table of dotted keys",
+                                                    found: typeName(value), source: source)
+                    }
+                    overrides = set
+                default:
+                    throw ConfigError.unknownKey(
+                        key: "stage." + key, source: source,
+                        suggestion: Suggestion.nearest(to: "stage." + key, in: ["stage.name", "stage.set"]))
+                }
+            }
+            let stageSource = "stage '\(name)' of \(source)"
+            var set: [String: ConfigValue] = [:]
+            for (key, value) in flatten(overrides, prefix: "") {
+                let spec = try lookUp(key, source: stageSource)
+                var scratch = TesseraConfig()
+                try spec.write(try scalar(value, for: spec, source: stageSource), to: &scratch, source: stageSource)
+                set[key] = spec.read(scratch)
+            }
+            stages.append(Stage(name: name, set: set))
+        }
+        return stages
+    }
+
+    private static func flatten(_ table: TOMLTable?, prefix: String) -> [(String, any TOMLValueConvertible)] {
+        guard let table else { return [] }
+        return table.flatMap { key, value in
+            value.table.map { flatten($0, prefix: prefix + key + ".") } ?? [(prefix + key, value)]
+        }
+    }
+
+    private static func scalar(_ node: any TOMLValueConvertible, for spec: KeySpec, source: String) throws
+        -> ConfigValue
+    {
+        switch node.type {
+        case .int: if let value = node.int { return .int(value) }
+        case .double: if let value = node.double { return .float(value) }
+        case .string: if let value = node.string { return .string(value) }
+        case .bool: if let value = node.bool { return .bool(value) }
+        default: break
+        }
+        throw ConfigError.wrongType(key: spec.key, expected: spec.access.expected, found: typeName(node),
+                                    source: source)
+    }
+
+    private static func typeName(_ node: any TOMLValueConvertible) -> String {
+        switch node.type {
+        case .table: "a table"
+        case .array: "an array"
+        case .int: "an integer"
+        case .double: "a float"
+        case .string: "a string"
+        case .bool: "a boolean"
+        case .date: "a date"
+        case .time: "a time"
+        case .dateTime: "a date-time"
+        }
+    }
+}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Softmax cross-entropy, split into row statistics so that a vocabulary-parallel caller can
+// combine them across ranks (max, then sum of exponentials, then the target's logit) without any
+// rank holding the full logits. logits are (BT, ld) with the first V columns valid; a row's
+// vocabulary starts at global index `vocabStart`.
+
+/// maxima (BT) = per-row maximum over the V valid columns.
+public func logitRowMax(_ maxima: FloatPointer, _ logits: ConstFloatPointer, BT: Int, V: Int, ld: Int) {
+    for r in 0..<BT {
+        let row = logits + r * ld
+        var m = -Float.infinity
+        for j in 0..<V { m = max(m, row[j]) }
+        maxima[r] = m
+    }
+}
+
+/// sums (BT) = Σ_j exp(logit − maxima[r]) over the V valid columns.
+public func logitRowSumExp(_ sums: FloatPointer, _ logits: ConstFloatPointer,
+                           _ maxima: ConstFloatPointer, BT: Int, V: Int, ld: Int) {
+    for r in 0..<BT {
+        let row = logits + r * ld
+        let m = maxima[r]
+        var s: Float = 0
+        for j in 0..<V { s += fastExp(row[j] - m) }
+        sums[r] = s
+    }
+}
+
+/// values (BT) = logit of the row's target, or 0 when the target lies outside this vocabulary slice.
+public func logitsAtTargets(_ values: FloatPointer, _ logits: ConstFloatPointer,
+                            _ targets: UnsafePointer<Int32>, BT: Int, V: Int, ld: Int,
+                            vocabStart: Int = 0) {
+    for r in 0..<BT {
+        let j = Int(targets[r]) - vocabStart
+        values[r] = (j >= 0 && j < V) ? logits[r * ld + j] : 0
+    }
+}
+
+/// losses (BT) = logsumexp − target logit; lse (BT) saved for backward. Single-shard form.
+public func crossEntropyForward(_ losses: FloatPointer, _ lse: FloatPointer,
+                                _ logits: ConstFloatPointer, _ targets: UnsafePointer<Int32>,
+                                BT: Int, V: Int, ld: Int) {
+    logitRowMax(lse, logits, BT: BT, V: V, ld: ld)
+    logitRowSumExp(losses, logits, lse, BT: BT, V: V, ld: ld)
+    for r in 0..<BT { lse[r] += log(losses[r]) }
+    logitsAtTargets(losses, logits, targets, BT: BT, V: V, ld: ld)
+    for r in 0..<BT { losses[r] = lse[r] - losses[r] }
+}
+
+/// In place: logits become dlogits = (softmax − onehot(target)) · dloss; padding columns become 0.
+public func crossEntropyBackward(_ logits: FloatPointer, _ lse: ConstFloatPointer,
+                                 _ targets: UnsafePointer<Int32>, dloss: Float,
+                                 BT: Int, V: Int, ld: Int, vocabStart: Int = 0) {
+    for r in 0..<BT {
+        let row = logits + r * ld
+        let l = lse[r]
+        for j in 0..<V { row[j] = fastExp(row[j] - l) * dloss }
+        for j in V..<ld { row[j] = 0 }
+        let t = Int(targets[r]) - vocabStart
+        if t >= 0 && t < V { row[t] -= dloss }
+    }
+}

@@ -1,0 +1,27 @@
+// Vectorisable exp and tanh. libm's expf/tanhf are opaque calls that stop the compiler from
+// vectorising softmax, cross-entropy and GELU loops; these are pure arithmetic and inline.
+
+/// e^x for Float, relative error below 2e-7 on [-87, 88]; clamps outside.
+@inline(__always)
+public func fastExp(_ x: Float) -> Float {
+    // e^x = 2^k · e^r with k = round(x / ln 2), r = x − k·ln 2 in [−ln2/2, ln2/2].
+    let clamped = min(max(x, -87.0), 88.0)
+    let k = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+    let r = clamped - k * 0.693_145_75 - k * 1.428_606_8e-6
+    // Degree-6 Taylor polynomial in Horner form; |r| ≤ 0.347 keeps the remainder below 1e-7.
+    var p: Float = 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    let scale = Float(bitPattern: UInt32(bitPattern: Int32(k) &+ 127) << 23)
+    return p * scale
+}
+
+/// tanh via exp: tanh(x) = 1 − 2 / (e^{2x} + 1); saturates correctly for large |x|.
+@inline(__always)
+public func fastTanh(_ x: Float) -> Float {
+    1.0 - 2.0 / (fastExp(2.0 * x) + 1.0)
+}

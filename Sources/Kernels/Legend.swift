@@ -1,0 +1,15 @@
+// Kernels: forward/backward pairs over contiguous Float buffers. They never know about ranks.
+//
+// Size letters used throughout:
+//   B batch (sequences), T time (tokens per sequence), C channels, OC output channels,
+//   NH heads, HS head size (C / NH), V vocabulary, N element count.
+//
+// Argument order everywhere (llm.c's): outputs, saved-for-backward buffers, inputs, weights, sizes.
+// Backward mirrors forward: input gradients, weight gradients, output gradient, saved buffers,
+// inputs, weights, sizes.
+//
+// Invariant: every *weight* gradient is accumulated with `+=`, so gradient accumulation over
+// microbatches works by simply not zeroing between them. Input gradients are overwritten unless a
+// kernel says otherwise (LayerNorm adds into the residual stream's gradient).
+public typealias FloatPointer = UnsafeMutablePointer<Float>
+public typealias ConstFloatPointer = UnsafePointer<Float>

@@ -1,0 +1,44 @@
+/// One AdamW step over N parameters with PyTorch's semantics: decoupled weight decay
+/// (p ← p − lr·wd·p), bias-corrected moments. `step` counts from 1.
+public func adamWUpdate(_ params: FloatPointer, _ m: FloatPointer, _ v: FloatPointer,
+                        _ grads: ConstFloatPointer, N: Int, lr: Float, beta1: Float, beta2: Float,
+                        eps: Float, weightDecay: Float, step: Int) {
+    let correction1 = 1.0 - pow(beta1, Float(step))
+    let correction2 = 1.0 - pow(beta2, Float(step))
+    let stepSize = lr / correction1
+    let decay = 1.0 - lr * weightDecay
+    let rootCorrection2 = correction2.squareRoot()
+    for i in 0..<N {
+        let g = grads[i]
+        let mi = beta1 * m[i] + (1.0 - beta1) * g
+        let vi = beta2 * v[i] + (1.0 - beta2) * g * g
+        m[i] = mi
+        v[i] = vi
+        let denominator = vi.squareRoot() / rootCorrection2 + eps
+        params[i] = params[i] * decay - stepSize * mi / denominator
+    }
+}
+
+/// Σ x² in double precision, so that the global gradient norm does not depend on chunking.
+public func sumOfSquares(_ x: ConstFloatPointer, N: Int) -> Double {
+    // Float partial sums over short blocks keep the loop vectorisable; the blocks add in Double.
+    var total: Double = 0
+    var i = 0
+    while i < N {
+        let end = min(i + 1024, N)
+        var partial: Float = 0
+        for j in i..<end { partial += x[j] * x[j] }
+        total += Double(partial)
+        i = end
+    }
+    return total
+}
+
+/// x ← x · factor.
+public func scale(_ x: FloatPointer, N: Int, by factor: Float) {
+    for i in 0..<N { x[i] *= factor }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,63 @@
+import Kernels
+
+/// Saved-for-backward activations of one microbatch of B sequences of up to T tokens.
+/// One instance per microbatch in flight; allocated once, reused every step.
+public final class GPTActivations {
+    public let B: Int, T: Int
+    let arena: Arena
+
+    struct Block {
+        var ln1, ln1Mean, ln1Rstd, qkv, att, atty, residual2: FloatPointer
+        var ln2, ln2Mean, ln2Rstd, fch, fchGelu, residual3: FloatPointer
+    }
+
+    var encoded: FloatPointer        // (B, T, C) embedding output, the first residual
+    var blocks: [Block]
+    var lnf, lnfMean, lnfRstd: FloatPointer  // (B, T, C), (B, T), (B, T)
+    public var logits: FloatPointer         // (B, T, V); becomes dlogits in backward
+    var lse, losses: FloatPointer            // (B, T)
+
+    init(dims: GPTDimensions, layers: Int, B: Int, T: Int) {
+        self.B = B
+        self.T = T
+        let C = dims.nEmbd, NH = dims.nHead, BT = B * T, V = dims.vocabSize
+        let arena = Arena()
+        self.arena = arena
+        let encodedID = arena.reserve(BT * C)
+        let perBlock = [BT * C, BT, BT, BT * 3 * C, B * NH * T * T, BT * C, BT * C,
+                        BT * C, BT, BT, BT * 4 * C, BT * 4 * C, BT * C]
+        let blockIDs = (0..<layers).map { _ in perBlock.map { arena.reserve($0) } }
+        let tailIDs = [BT * C, BT, BT, BT * V, BT, BT].map { arena.reserve($0) }
+        let p = arena.allocate()
+        encoded = p[encodedID]
+        blocks = blockIDs.map { ids in
+            Block(ln1: p[ids[0]], ln1Mean: p[ids[1]], ln1Rstd: p[ids[2]], qkv: p[ids[3]],
+                  att: p[ids[4]], atty: p[ids[5]], residual2: p[ids[6]], ln2: p[ids[7]],
+                  ln2Mean: p[ids[8]], ln2Rstd: p[ids[9]], fch: p[ids[10]], fchGelu: p[ids[11]],
+                  residual3: p[ids[12]])
+        }
+        lnf = p[tailIDs[0]]; lnfMean = p[tailIDs[1]]; lnfRstd = p[tailIDs[2]]
+        logits = p[tailIDs[3]]; lse = p[tailIDs[4]]; losses = p[tailIDs[5]]
+    }
+
+    /// Bytes held, for memory reports.
+    public var byteCount: Int { arena.floatCount * MemoryLayout<Float>.stride }
+}
+
+/// Gradient buffers for backward through one microbatch, shared by all microbatches in flight.
+final class GPTGradientScratch {
+    let arena: Arena
+    let B: Int
+    let dresidual, dwide, dqkv, dnarrow, dbranch, attention: FloatPointer
+
+    init(dims: GPTDimensions, B: Int, T: Int) {
+        self.B = B
+        let arena = Arena()
+        self.arena = arena
+        let C = dims.nEmbd, BT = B * T
+        let ids = [BT * C, BT * 4 * C, BT * 3 * C, BT * C, BT * C, T * T].map { arena.reserve($0) }
+        let p = arena.allocate()
+        dresidual = p[ids[0]]; dwide = p[ids[1]]; dqkv = p[ids[2]]
+        dnarrow = p[ids[3]]; dbranch = p[ids[4]]; attention = p[ids[5]]
+    }
+}

@@ -1,0 +1,43 @@
+import Dispatch
+import MPI
+
+/// Sums gradients across data-parallel replicas in buckets, on a communication thread, so that a
+/// bucket's all-reduce overlaps the backward pass of the layers below it.
+///
+/// Buckets are flat ranges of the gradient buffer, issued in the same order on every replica (the
+/// backward order), which is what keeps the blocking collectives on the thread matched. The buffer
+/// must outlive `finish()`.
+public final class GradientSync: @unchecked Sendable {
+    private let communicator: Communicator?
+    private let gradBuffer: UnsafeMutableBufferPointer<Float>
+    private let queue = DispatchQueue(label: "tessera.gradient-sync")
+    /// Written only on `queue`.
+    private var failure: MPIError?
+
+    /// `group` is the data-parallel group; a private duplicate carries the traffic so that it never
+    /// interleaves with collectives the main thread issues on the original.
+    public init(group: Communicator, grads: UnsafeMutableBufferPointer<Float>) throws(MPIError) {
+        communicator = group.size > 1 ? try group.duplicate() : nil
+        gradBuffer = grads
+    }
+
+    /// Starts summing grads[range] across replicas; returns at once.
+    public func reduce(_ range: Range<Int>) {
+        guard let communicator, !range.isEmpty else { return }
+        queue.async {
+            guard self.failure == nil else { return }
+            do throws(MPIError) {
+                try communicator.allReduce(UnsafeMutableBufferPointer(rebasing: self.gradBuffer[range]), op: .sum)
+            } catch {
+                self.failure = error
+            }
+        }
+    }
+
+    /// Waits until every started bucket is summed; throws the first failure.
+    public func finish() throws(MPIError) {
+        guard communicator != nil else { return }
+        let failure = queue.sync { self.failure }
+        if let failure { throw failure }
+    }
+}

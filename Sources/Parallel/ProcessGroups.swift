@@ -1,0 +1,28 @@
+import MPI
+
+/// The communicators one rank needs, built once from a Layout and passed as a value to whatever
+/// communicates (never kept in globals). Each group is ordered by the coordinate that varies in it.
+public struct ProcessGroups: Sendable {
+    public let layout: Layout
+    public let world: Communicator
+    /// Ranks that differ only in tp index: tensor-parallel collectives.
+    public let tensor: Communicator
+    /// Ranks that differ only in dp index: gradient averaging.
+    public let data: Communicator
+    /// Ranks that differ only in pp index: activations between stages.
+    public let pipeline: Communicator
+    /// All ranks of one dp replica (its tp × pp ranks): loss and gradient-norm reductions.
+    public let modelParallel: Communicator
+
+    public init(layout: Layout, world: Communicator) throws(MPIError) {
+        precondition(world.size == layout.degrees.worldSize && world.rank == layout.rank,
+                     "layout (\(layout.rank) of \(layout.degrees.worldSize)) does not match the world (\(world.rank) of \(world.size))")
+        self.layout = layout
+        self.world = world
+        // split never returns nil here: every rank passes a colour.
+        tensor = try world.split(color: layout.ppIndex * layout.dp + layout.dpIndex, key: layout.tpIndex)!
+        data = try world.split(color: layout.ppIndex * layout.tp + layout.tpIndex, key: layout.dpIndex)!
+        pipeline = try world.split(color: layout.dpIndex * layout.tp + layout.tpIndex, key: layout.ppIndex)!
+        modelParallel = try world.split(color: layout.dpIndex, key: layout.ppIndex * layout.tp + layout.tpIndex)!
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// RUN_DIR/metrics.jsonl: one JSON object a line, written by one rank, flushed every line so a
+/// crash loses nothing already logged.
+public final class MetricsLog {
+    private let handle: FileHandle
+
+    /// Truncates on a fresh run; appends on resume.
+    public init(path: String, append: Bool) throws {
+        let manager = FileManager.default
+        if !append || !manager.fileExists(atPath: path) {
+            guard manager.createFile(atPath: path, contents: nil) else {
+                throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+            }
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+    }
+
+    deinit { try? handle.close() }
+
+    /// Writes `fields` in the given order; values are numbers (shortest round-trip form) or strings.
+    public func write(_ fields: KeyValuePairs<String, MetricValue>) throws {
+        let body = fields.map { "\"\($0.key)\": \($0.value.json)" }.joined(separator: ", ")
+        try handle.write(contentsOf: Data("{\(body)}\n".utf8))
+    }
+}
+
+public enum MetricValue {
+    case int(Int)
+    case number(Double)
+
+    var json: String {
+        switch self {
+        case .int(let i): return String(i)
+        case .number(let x): return x.isFinite ? "\(x)" : "null"
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Checkpoint
+import Config
+import Data
+import Foundation
+import Model
+import Random
+
+public struct SamplingSettings: Sendable {
+    public let temperature: Float
+    public let topK: Int
+    public let seed: UInt64
+
+    public init(temperature: Float, topK: Int, seed: UInt64) {
+        self.temperature = temperature
+        self.topK = topK
+        self.seed = seed
+    }
+}
+
+/// Autoregressive generation from a model.h5 on one process.
+public final class TextSampler {
+    let model: GPT
+    let tokenizer: any Tokenizer
+    let activations: GPTActivations
+
+    /// `path` is a model.h5 file or a run directory that holds one.
+    public init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw SetupError("checkpoint '\(path)' does not exist")
+        }
+        let file = isDirectory.boolValue ? path + "/model.h5" : path
+        let loaded = try ModelFile.read(path: file)
+        let config = try TesseraConfig.parse(toml: loaded.attributes.config, source: "\(file) (config attribute)")
+        guard let kindName = loaded.attributes.strings["tokenizer"],
+              let kind = TokenizerKind(rawValue: kindName) else {
+            throw SetupError("\(file) records no tokenizer")
+        }
+        tokenizer = try makeTokenizer(kind: kind, serialized: loaded.attributes.strings["tokenizer_data"] ?? "")
+        guard let wte = loaded.tensors[GPTParameterName.tokenEmbedding], wte.shape.count == 2 else {
+            throw SetupError("\(file) has no 2-d '\(GPTParameterName.tokenEmbedding)' tensor")
+        }
+        let dims = GPTDimensions(nLayer: config.model.nLayer, nHead: config.model.nHead, nEmbd: config.model.nEmbd,
+                                 blockSize: config.model.blockSize, vocabSize: wte.shape[0])
+        let model = GPT(dims: dims, seed: 0)
+        for (i, spec) in model.store.specs.enumerated() {
+            guard let tensor = loaded.tensors[spec.name] else {
+                throw SetupError("\(file) lacks tensor '\(spec.name)'")
+            }
+            guard tensor.shape == spec.globalShape else {
+                throw SetupError("\(file): tensor '\(spec.name)' has shape \(tensor.shape), expected \(spec.globalShape)")
+            }
+            tensor.data.withUnsafeBufferPointer {
+                (model.store.values + model.store.offsets[i]).update(from: $0.baseAddress!, count: spec.localCount)
+            }
+        }
+        self.model = model
+        activations = model.makeActivations(batch: 1)
+    }
+
+    /// The prompt followed by `tokens` generated tokens, decoded.
+    public func generate(prompt: String, tokens count: Int, settings: SamplingSettings) throws -> String {
+        var context = try tokenizer.encode(prompt)
+        if context.isEmpty {
+            // Start from a newline when the vocabulary has one, as nanoGPT does.
+            context = (try? tokenizer.encode("\n")) ?? [0]
+            if context.isEmpty { context = [0] }
+        }
+        let promptCount = prompt.isEmpty ? 0 : context.count
+        let rng = CounterRNG(seed: settings.seed, label: "sample")
+        let V = model.dims.vocabSize, blockSize = model.dims.blockSize
+        var probabilities = [Float](repeating: 0, count: V)
+        for i in 0..<count {
+            let window = Array(context.suffix(blockSize))
+            window.withUnsafeBufferPointer {
+                _ = model.forward(activations, tokens: $0.baseAddress!, targets: nil, T: window.count)
+            }
+            let last = activations.logits + (window.count - 1) * V
+            context.append(Int32(pick(logits: last, V: V, into: &probabilities, settings: settings,
+                                      uniform: rng.uniform(UInt64(i)))))
+        }
+        let generated = Array(context.dropFirst(prompt.isEmpty ? context.count - count : promptCount))
+        return prompt + tokenizer.decode(generated)
+    }
+
+    /// Temperature, then top-k, then one draw from the categorical distribution.
+    private func pick(logits: UnsafePointer<Float>, V: Int, into p: inout [Float],
+                      settings: SamplingSettings, uniform: Float) -> Int {
+        for j in 0..<V { p[j] = logits[j] / settings.temperature }
+        if settings.topK > 0 && settings.topK < V {
+            let threshold = p.sorted(by: >)[settings.topK - 1]
+            for j in 0..<V where p[j] < threshold { p[j] = -.infinity }
+        }
+        let maxLogit = p.max() ?? 0
+        var total: Float = 0
+        for j in 0..<V {
+            p[j] = p[j] == -.infinity ? 0 : Foundation.exp(p[j] - maxLogit)
+            total += p[j]
+        }
+        var target = uniform * total
+        for j in 0..<V {
+            target -= p[j]
+            if target < 0 { return j }
+        }
+        return p.lastIndex(where: { $0 > 0 }) ?? 0
+    }
+}

@@ -1,0 +1,50 @@
+import Config
+import Data
+import Foundation
+import Model
+import MPI
+import Parallel
+
+/// Everything checked and built before the first step: the config, the layout, the data.
+/// Built identically on every rank; any failure is agreed on before anyone proceeds.
+public struct TrainingSetup: Sendable {
+    public let config: TesseraConfig
+    public let degrees: ParallelDegrees
+    public let corpus: Corpus
+    public let dims: GPTDimensions
+
+    /// Loads and validates; every check that can fail on bad input happens here.
+    public static func load(configPath: String, overrides: [String], worldSize: Int) throws -> TrainingSetup {
+        let config = try TesseraConfig.load(path: configPath, overrides: overrides)
+        let degrees = try config.validateLayout(worldSize: worldSize)
+        try checkImplemented(config)
+        let corpus = try Corpus(config: config)
+        let vocab = config.model.vocabSize == 0 ? corpus.tokenizer.vocabSize : config.model.vocabSize
+        guard vocab >= corpus.tokenizer.vocabSize else {
+            throw SetupError("model.vocab_size = \(vocab) is smaller than the \(config.data.tokenizer.rawValue) tokenizer's vocabulary of \(corpus.tokenizer.vocabSize) in \(config.data.path)")
+        }
+        let dims = GPTDimensions(nLayer: config.model.nLayer, nHead: config.model.nHead,
+                                 nEmbd: config.model.nEmbd, blockSize: config.model.blockSize, vocabSize: vocab)
+        return TrainingSetup(config: config, degrees: degrees, corpus: corpus, dims: dims)
+    }
+
+    /// Features of the contract that later work brings; refused up front rather than half-run.
+    private static func checkImplemented(_ config: TesseraConfig) throws {
+        let pending: [(Bool, String)] = [
+            (config.parallel.tp > 1, "parallel.tp > 1 (tensor parallelism) is not available yet"),
+            (config.parallel.pp > 1, "parallel.pp > 1 (pipeline parallelism) is not available yet"),
+            (config.model.nExperts > 0, "model.n_experts > 0 (mixture of experts) is not available yet"),
+            (config.parallel.zero != 0, "parallel.zero = 1 (sharded optimizer state) is not available yet"),
+            (config.precision.compute != .fp32, "precision.compute = bf16 is not available yet"),
+            (config.precision.gradAllreduce != .fp32, "precision.grad_allreduce other than fp32 is not available yet"),
+            (config.train.objective != .lm, "train.objective = dpo is not available yet"),
+        ]
+        if let (_, message) = pending.first(where: { $0.0 }) { throw SetupError(message) }
+    }
+}
+
+/// A one-line problem found before training, printed after `error: `.
+public struct SetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import MPI
+
+@main
+struct Tessera: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train GPT-style language models across MPI ranks.",
+        subcommands: [Train.self, Sample.self, Bench.self])
+
+    /// Exit codes per the contract: 2 for bad usage (ArgumentParser's own would be 64), printed by
+    /// one rank only, since every rank parses the same command line.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            if launchRank == 0 {
+                let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                printError(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
+            }
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// This process's rank as told by the launcher's environment, known before MPI starts.
+let launchRank: Int = {
+    let environment = ProcessInfo.processInfo.environment
+    for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
+        if let value = environment[key], let rank = Int(value) { return rank }
+    }
+    return 0
+}()
+
+/// One `error:` line on standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+}
+
+/// Brings every rank to the same verdict on a check each ran alone: when any rank failed, rank 0
+/// prints the first failure and every rank exits 2 together.
+func agreeOrExit(_ world: Communicator, _ localFailure: String?) throws {
+    guard let failure = try world.firstFailure(localFailure) else { return }
+    if world.rank == 0 {
+        printError(failure.rank == 0 || world.size == 1 ? failure.message : "rank \(failure.rank): \(failure.message)")
+    }
+    try? MPIEnvironment.finalize()
+    Foundation.exit(2)
+}
+
+/// A failure during the run: reported with the rank, then the whole job stops with exit 1.
+func abortJob(_ world: Communicator, _ error: any Error) -> Never {
+    printError("rank \(world.rank): \(error)")
+    if world.size == 1 {
+        try? MPIEnvironment.finalize()
+        Foundation.exit(1)
+    }
+    MPIEnvironment.abort(code: 1)
+}

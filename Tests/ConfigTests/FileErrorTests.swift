@@ -1,0 +1,114 @@
+import Config
+import Foundation
+import Testing
+
+@Test func unknownKeySuggestsTheNearestKnownKey() throws {
+    let error = try parseError("[model]\nn_layers = 2\n")
+    #expect(error == .unknownKey(key: "model.n_layers", source: "x.toml", suggestion: "model.n_layer"))
+    #expect(error.description == "unknown key 'model.n_layers' in x.toml; did you mean 'model.n_layer'?")
+}
+
+@Test func unknownKeyFarFromAnyKnownKeyHasNoSuggestion() throws {
+    let error = try parseError("[model]\nflux_capacitor = 1\n")
+    #expect(error == .unknownKey(key: "model.flux_capacitor", source: "x.toml", suggestion: nil))
+    #expect(error.description == "unknown key 'model.flux_capacitor' in x.toml")
+}
+
+@Test func keyInTheWrongSectionSuggestsItsSection() throws {
+    #expect(try parseError("[model]\nseed = 1\n") == .unknownKey(key: "model.seed", source: "x.toml",
+                                                                 suggestion: "run.seed"))
+    #expect(try parseError("seed = 1\n") == .unknownKey(key: "seed", source: "x.toml", suggestion: "run.seed"))
+}
+
+@Test func unknownSectionIsNamedWithSuggestion() throws {
+    let error = try parseError("[modle]\nn_layer = 2\n")
+    #expect(error == .unknownSection(section: "modle", source: "x.toml", suggestion: "model"))
+    #expect(error.description == "unknown section 'modle' in x.toml; did you mean 'model'?")
+    #expect(try parseError("[optimizer]\n") == .unknownSection(section: "optimizer", source: "x.toml",
+                                                                suggestion: nil))
+}
+
+@Test func sectionThatIsNotATableIsATypeError() throws {
+    #expect(try parseError("model = 3\n") == .wrongType(key: "model", expected: "a table ([model])",
+                                                         found: "an integer", source: "x.toml"))
+}
+
+@Test func wrongTypeNamesKeyExpectedAndFound() throws {
+    let error = try parseError("[model]\nn_head = \"4\"\n")
+    #expect(error.description == "model.n_head must be an integer, got a string \"4\" in x.toml")
+    #expect(try parseError("[model]\nn_head = [4]\n") == .wrongType(key: "model.n_head", expected: "an integer",
+                                                                     found: "an array", source: "x.toml"))
+    #expect(try parseError("[model]\nn_layer = 2.0\n") == .wrongType(key: "model.n_layer", expected: "an integer",
+                                                                      found: "a float 2.0", source: "x.toml"))
+    #expect(try parseError("[run]\ndir = 5\n") == .wrongType(key: "run.dir", expected: "a string",
+                                                              found: "an integer 5", source: "x.toml"))
+}
+
+@Test func integerIsAcceptedForAFloatKey() throws {
+    let config = try TesseraConfig.parse(toml: "[train]\nlr = 1\nmin_lr = 0\n")
+    #expect(config.train.lr == 1.0 && config.train.minLR == 0.0)
+}
+
+@Test func malformedTOMLReportsLineAndColumn() throws {
+    let error = try parseError("[model]\nn_layer = 2\nn_head = = 4\n")
+    guard case .malformedTOML(let source, let line, let column, _) = error else {
+        Issue.record("expected malformedTOML, got \(error)")
+        return
+    }
+    #expect(source == "x.toml" && line == 3 && column > 0)
+    #expect(error.description.hasPrefix("malformed TOML in x.toml at line 3, column "))
+    #expect(!error.description.contains("\n"))
+}
+
+@Test func missingFileIsNamed() throws {
+    let error = try #require(throws: ConfigError.self) {
+        try TesseraConfig.load(path: "/nonexistent/tessera.toml")
+    }
+    #expect(error == .fileNotFound(path: "/nonexistent/tessera.toml"))
+    #expect(error.description == "config file '/nonexistent/tessera.toml' does not exist")
+}
+
+@Test func folderAndNonUTF8FilesAreUnreadable() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cfg-\(UUID())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    #expect(throws: ConfigError.unreadableFile(path: folder.path, reason: "it is a folder")) {
+        try TesseraConfig.load(path: folder.path)
+    }
+    let binary = folder.appendingPathComponent("bad.toml")
+    try Foundation.Data([0x5B, 0xFF, 0xFE, 0x5D]).write(to: binary)
+    #expect(throws: ConfigError.unreadableFile(path: binary.path, reason: "not valid UTF-8")) {
+        try TesseraConfig.load(path: binary.path)
+    }
+}
+
+@Test func loadReadsAFileAndAppliesOverrides() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID()).toml")
+    try "[model]\nn_layer = 6\n".write(to: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let config = try TesseraConfig.load(path: file.path, overrides: ["model.n_head=8"])
+    #expect(config.model.nLayer == 6 && config.model.nHead == 8)
+    let error = try #require(throws: ConfigError.self) {
+        try TesseraConfig.load(path: file.path, overrides: ["model.n_head=3"])
+    }
+    #expect(error.description == "model.n_embd = 128 must be divisible by model.n_head = 3")
+}
+
+@Test func everyErrorIsOneLine() throws {
+    let errors = [
+        try parseError("[model]\nn_layers = 2\n"), try parseError("[x]\n"), try parseError("[[["),
+        try parseError("", ["nonsense"]), try parseError("", ["model.n_layer=0"]),
+    ]
+    for error in errors {
+        #expect(!error.description.isEmpty && !error.description.contains("\n"), "\(error)")
+    }
+}
+
+/// toml++ aborts the process on these (an assert left on in release builds); they must be errors.
+@Test(arguments: ["[[[", "[!]", "[", "[[ ]]\n", "[model]\n  [ #x\n", "[\r\n", "[ . ]"])
+func tableHeadersThatCrashTomlPlusPlusAreMalformed(toml: String) throws {
+    guard case .malformedTOML = try parseError(toml) else {
+        Issue.record("expected malformedTOML for \(toml.debugDescription)")
+        return
+    }
+}
