@@ -1,0 +1,75 @@
+import Foundation
+
+/// Runs the built `tessera` executable (under mpirun) on a temporary run directory and reads back
+/// what it wrote: the pieces the training tests share.
+struct TesseraRun {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    let runDir: URL
+
+    /// The train rows of metrics.jsonl: step → loss.
+    var losses: [Int: Double] { rows(key: "loss") }
+    var valLosses: [Int: Double] { rows(key: "val_loss") }
+
+    func rows(key: String) -> [Int: Double] {
+        guard let text = try? String(contentsOf: runDir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        else { return [:] }
+        var result: [Int: Double] = [:]
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let step = object["step"] as? Int, let value = object[key] as? Double else { continue }
+            result[step] = value
+        }
+        return result
+    }
+
+    /// Lines of standard error that begin with `error:`.
+    var errorLines: [String] { stderr.split(separator: "\n").map(String.init).filter { $0.hasPrefix("error:") } }
+}
+
+enum Tessera {
+    static var executable: URL { buildDirectory(env: "TESSERA_BUILD_DIR").appendingPathComponent("tessera") }
+
+    static func buildDirectory(env: String) -> URL {
+        if let dir = ProcessInfo.processInfo.environment[env] { return URL(fileURLWithPath: dir) }
+        return packageRoot.appendingPathComponent(".build/debug")
+    }
+
+    static var packageRoot: URL {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        fatalError("no Package.swift above \(#filePath)")
+    }
+
+    static func temporaryDirectory(_ label: String) -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tessera-test-\(label)-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A small model that trains in about a second per rank on this machine.
+    static let tinyModel = [
+        "model.n_layer=2", "model.n_head=4", "model.n_embd=32", "model.block_size=16",
+        "train.batch_size=8", "train.steps=12", "train.log_every=1", "train.eval_every=0",
+        "train.warmup_steps=2", "train.lr=3e-3", "checkpoint.every=0",
+    ]
+
+    /// `tessera train` on `np` ranks with the repo's corpus, the tiny model and `overrides`.
+    static func train(np: Int, config: URL? = nil, overrides: [String] = [], label: String,
+                      timeout: Double = 240) -> TesseraRun {
+        let runDir = temporaryDirectory(label)
+        let configFile = config ?? runDir.appendingPathComponent("empty.toml")
+        if config == nil { FileManager.default.createFile(atPath: configFile.path, contents: Data()) }
+        let data = packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path
+        var arguments = ["train", "--config", configFile.path, "--set", "run.dir=\(runDir.path)",
+                         "--set", "data.path=\(data)"]
+        for override in tinyModel + overrides { arguments += ["--set", override] }
+        let result = runMPI(np: np, executable: executable, arguments: arguments, timeout: timeout)
+        return TesseraRun(status: result.status, stdout: result.stdout, stderr: result.stderr, runDir: runDir)
+    }
+}
