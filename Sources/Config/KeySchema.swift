@@ -149,15 +149,17 @@ struct KeySpec: Sendable {
         case (.choice(_, _, let write), .string(let text)) where write(&config, text):
             break
         case (.choice, .string):
-            throw ConfigError.badValue(key: key, message: "\(key) must be \(access.expected), got \(value) in \(source)")
+            throw notAChoice(value, source: source)
         case (.lossScale, _):
-            guard let scale = LossScale(value) else {
-                throw ConfigError.badValue(key: key, message: "\(key) must be \(access.expected), got \(value) in \(source)")
-            }
+            guard let scale = LossScale(value) else { throw notAChoice(value, source: source) }
             config.precision.lossScale = scale
         default:
             throw ConfigError.wrongType(key: key, expected: access.expected, found: "\(value.typeName) \(value)",
                                         source: source)
         }
+    }
+
+    private func notAChoice(_ value: ConfigValue, source: String) -> ConfigError {
+        .badValue(key: key, message: "\(key) must be \(access.expected), got \(value) in \(source)")
     }
 }

@@ -40,7 +40,8 @@ extension TesseraConfig {
             throw fail("parallel.ep = \(ep) needs experts, but model.n_experts = 0")
         }
         guard dp % ep == 0 else {
-            throw fail("parallel.ep = \(ep) does not divide dp = \(dp) (world size \(worldSize) / (tp \(tp) * pp \(pp)))")
+            throw fail("parallel.ep = \(ep) does not divide dp = \(dp) "
+                + "(world size \(worldSize) / (tp \(tp) * pp \(pp)))")
         }
         guard model.nExperts == 0 || model.nExperts % ep == 0 else {
             throw fail("parallel.ep = \(ep) does not divide model.n_experts = \(model.nExperts)")

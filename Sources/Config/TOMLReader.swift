@@ -33,8 +33,9 @@ enum TOMLReader {
 
     /// Parses one TOML value, as written after `=` in a `--set`; nil when it is not valid TOML.
     static func value(_ text: String, for spec: KeySpec, source: String) throws -> ConfigValue? {
-        guard !text.contains(where: \.isNewline), let table = try? TOMLTable(string: "v = " + text),
-              table.count == 1, let node = table["v"] else { return nil }
+        let document = "v = " + text
+        guard !text.contains(where: \.isNewline), (try? TOMLGuard.check(document, source: source)) != nil,
+              let table = try? TOMLTable(string: document), table.count == 1, let node = table["v"] else { return nil }
         return try scalar(node, for: spec, source: source)
     }
 
@@ -47,7 +48,7 @@ enum TOMLReader {
     }
 
     private static func parse(_ text: String, source: String) throws -> TOMLTable {
-        try HeaderGuard.check(text, source: source)
+        try TOMLGuard.check(text, source: source)
         do {
             return try TOMLTable(string: text)
         } catch let error as TOMLParseError {

@@ -78,7 +78,8 @@ extension TesseraConfig {
     }
 
     /// Throws `key = value rule` unless `condition` holds. Floats are checked finite first.
-    private func require(_ condition: Bool, _ key: String, _ value: some CustomStringConvertible, _ rule: String) throws {
+    private func require(_ condition: Bool, _ key: String, _ value: some CustomStringConvertible,
+                         _ rule: String) throws {
         guard condition else { throw ConfigError.badValue(key: key, message: "\(key) = \(value) \(rule)") }
     }
 }

@@ -15,19 +15,21 @@ public struct Corpus: Sendable {
     }
 
     /// Reads `path` as raw text, builds a `tokenizer` of that kind from it and splits the tokens.
-    /// Each split must hold `blockSize + 1` tokens: one sequence and its shifted targets.
+    /// Each split must hold `blockSize + 1` tokens: one sequence and its shifted targets. The split
+    /// point is nanoGPT's `int(n * (1 - val_fraction))`.
     public init(path: String, tokenizer kind: TokenizerKind, valFraction: Double, blockSize: Int) throws {
         precondition(valFraction > 0 && valFraction < 1, "valFraction must be in (0, 1), got \(valFraction)")
-        if kind == .sentencepiece { throw DataError.unsupportedTokenizer(kind) }
         let bytes = try FileBytes.contents(of: path)
         guard !bytes.isEmpty else { throw DataError.emptyFile(path: path) }
 
         let tokens: [Int32]
         switch kind {
+        case .sentencepiece:
+            throw DataError.unsupportedTokenizer(kind)
         case .byte:
             tokenizer = ByteTokenizer()
             tokens = bytes.map { Int32($0) }
-        default:
+        case .char:
             if let offset = UTF8Check.firstInvalidOffset(bytes) {
                 throw DataError.notUTF8(path: path, byteOffset: offset)
             }
@@ -45,21 +47,5 @@ public struct Corpus: Sendable {
         self.path = path
         train = Array(tokens[..<trainCount])
         val = Array(tokens[trainCount...])
-    }
-}
-
-/// Finds where bytes stop being UTF-8, for an error that points at the offending byte.
-enum UTF8Check {
-    static func firstInvalidOffset(_ bytes: [UInt8]) -> Int? {
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        var offset = 0
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): offset += UTF8.width(scalar)
-            case .emptyInput: return nil
-            case .error: return offset
-            }
-        }
     }
 }

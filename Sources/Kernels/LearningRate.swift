@@ -15,15 +15,18 @@ public struct LearningRateSchedule: Sendable {
         self.totalSteps = totalSteps
     }
 
+    /// maxLR · step / (warmup + 1) for step ≤ warmup; then a cosine from maxLR at step warmup + 1
+    /// down to minLR at step = totalSteps (nanoGPT's iterations warmup...decay, counted from 1);
+    /// minLR after.
     public func rate(atStep step: Int) -> Double {
-        let it = step - 1
-        if it < warmupSteps {
-            return maxLR * Double(it + 1) / Double(warmupSteps + 1)
+        if step <= warmupSteps {
+            return maxLR * Double(step) / Double(warmupSteps + 1)
         }
-        if it >= totalSteps || totalSteps <= warmupSteps {
+        let decaySteps = totalSteps - warmupSteps - 1
+        if step >= totalSteps || decaySteps <= 0 {
             return minLR
         }
-        let progress = Double(it - warmupSteps) / Double(totalSteps - warmupSteps)
+        let progress = Double(step - warmupSteps - 1) / Double(decaySteps)
         let coefficient = 0.5 * (1.0 + cos(Double.pi * progress))
         return minLR + coefficient * (maxLR - minLR)
     }

@@ -48,7 +48,7 @@ public enum MPIEnvironment {
             var name = [CChar](repeating: 0, count: Int(MPI_MAX_PROCESSOR_NAME) + 1)
             var length: Int32 = 0
             try check(MPI_Get_processor_name(&name, &length), "MPI_Get_processor_name")
-            return String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return string(name, length: length)
         }
     }
 

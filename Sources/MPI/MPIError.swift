@@ -32,7 +32,7 @@ extension MPIError {
         var length: Int32 = 0
         let message: String
         if MPI_Error_string(code, &text, &length) == MPI_SUCCESS {
-            message = String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            message = string(text, length: length)
         } else {
             message = "unknown error code"
         }
@@ -47,4 +47,9 @@ func cInt(_ value: Int, _ what: StaticString) -> Int32 {
         preconditionFailure("\(what) \(value) does not fit in an MPI int")
     }
     return converted
+}
+
+/// The first `length` bytes of a character buffer that an MPI call filled in.
+func string(_ characters: [CChar], length: Int32) -> String {
+    String(decoding: characters.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

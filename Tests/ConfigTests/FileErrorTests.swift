@@ -105,10 +105,30 @@ import Testing
 }
 
 /// toml++ aborts the process on these (an assert left on in release builds); they must be errors.
-@Test(arguments: ["[[[", "[!]", "[", "[[ ]]\n", "[model]\n  [ #x\n", "[\r\n", "[ . ]"])
+@Test(arguments: ["[[[", "[!]", "[", "[[ ]]\n", "[model]\n  [ #x\n", "[\r\n", "[ . ]", "\r\n[[.",
+                  "a = [}", "a = [1,\n}", "x = { a = [ } }", "a = 1979-05-27 1\n", "a = 1979-05-27T:3",
+                  "a = 07:32:00"])
 func tableHeadersThatCrashTomlPlusPlusAreMalformed(toml: String) throws {
     guard case .malformedTOML = try parseError(toml) else {
         Issue.record("expected malformedTOML for \(toml.debugDescription)")
         return
     }
+}
+
+@Test func guardIgnoresBracketsColonsAndDatesInStringsAndComments() throws {
+    let config = try TesseraConfig.parse(toml: """
+        [run] # [!] 1979-05-27 07:32 }
+        dir = "runs/[}] 1979-05-27 07:32 \\" ]"
+        [data]
+        path = '{[: 2024-01-01'
+        tokenizer_model = \"\"\"multi
+        [! line ] "\"\"\"
+        """)
+    #expect(config.run.dir == "runs/[}] 1979-05-27 07:32 \" ]")
+    #expect(config.data.path == "{[: 2024-01-01" && config.data.tokenizerModel == "multi\n[! line ] \"")
+}
+
+@Test func overrideValuesThatCrashTomlPlusPlusAreTypeErrors() throws {
+    #expect(try parseError("", ["model.n_layer=[}"])
+        == .wrongType(key: "model.n_layer", expected: "an integer", found: "'[}'", source: "--set model.n_layer=[}"))
 }

@@ -55,7 +55,8 @@ private func layoutError(_ overrides: [String], worldSize: Int) throws -> String
 }
 
 @Test func epNeedsExperts() throws {
-    #expect(try layoutError(["parallel.ep=2"], worldSize: 2) == "parallel.ep = 2 needs experts, but model.n_experts = 0")
+    #expect(try layoutError(["parallel.ep=2"], worldSize: 2)
+        == "parallel.ep = 2 needs experts, but model.n_experts = 0")
 }
 
 @Test func epMustDivideDp() throws {

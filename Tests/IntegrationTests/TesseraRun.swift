@@ -29,21 +29,7 @@ struct TesseraRun {
 }
 
 enum Tessera {
-    static var executable: URL { buildDirectory(env: "TESSERA_BUILD_DIR").appendingPathComponent("tessera") }
-
-    static func buildDirectory(env: String) -> URL {
-        if let dir = ProcessInfo.processInfo.environment[env] { return URL(fileURLWithPath: dir) }
-        return packageRoot.appendingPathComponent(".build/debug")
-    }
-
-    static var packageRoot: URL {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }
+    static var executable: URL { builtExecutable(named: "tessera") }
 
     static func temporaryDirectory(_ label: String) -> URL {
         let url = FileManager.default.temporaryDirectory
@@ -64,7 +50,7 @@ enum Tessera {
                       timeout: Double = 240) -> TesseraRun {
         let runDir = temporaryDirectory(label)
         let configFile = config ?? runDir.appendingPathComponent("empty.toml")
-        if config == nil { FileManager.default.createFile(atPath: configFile.path, contents: Data()) }
+        if config == nil { _ = FileManager.default.createFile(atPath: configFile.path, contents: Data()) }
         let data = packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path
         var arguments = ["train", "--config", configFile.path, "--set", "run.dir=\(runDir.path)",
                          "--set", "data.path=\(data)"]

@@ -41,7 +41,7 @@ import Testing
         }
         let dinp = Tensor(count: N)
         geluBackward(dinp.pointer, w.const, inp.const, N: N)
-        expectGradient("dinp", of: inp, analytic: dinp, h: 1e-2, loss: loss)
+        expectGradient("dinp", of: inp, analytic: dinp, loss: loss)
     }
 
     @Test func geluBackwardInPlaceEqualsOutOfPlace() {

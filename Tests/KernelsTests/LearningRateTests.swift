@@ -7,8 +7,8 @@ import Testing
 @Suite struct LearningRateTests {
     let schedule = LearningRateSchedule(maxLR: 1e-3, minLR: 1e-4, warmupSteps: 10, totalSteps: 111)
 
-    func expectClose(_ a: Float, _ b: Double, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(abs(Double(a) - b) <= 1e-6 * b, "\(a) vs \(b)", sourceLocation: sourceLocation)
+    func expectClose(_ a: Double, _ b: Double, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(abs(a - b) <= 1e-12 * b, "\(a) vs \(b)", sourceLocation: sourceLocation)
     }
 
     @Test func warmupIsLinearInTheStep() {
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func decayIsMonotoneAndStaysBetweenMinAndMax() {
-        var previous = Float.infinity
+        var previous = Double.infinity
         for step in 11...130 {
             let rate = schedule.rate(atStep: step)
             #expect(rate <= previous && rate >= 1e-4 && rate <= 1e-3, "step \(step): \(rate)")

@@ -6,6 +6,8 @@
 // and every rank exits 1. A thrown MPIError: that rank prints the FAIL line and aborts the job.
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import MPI
 

@@ -1,0 +1,185 @@
+import Foundation
+import Model
+import Testing
+
+/// The whole model against finite differences: backward's gradient of the summed token loss
+/// (dloss = 1) for a sample of elements of every parameter tensor. Parameters are redrawn at
+/// moderate scale first (the real initialisation is near-symmetric: zero biases, unit norms, tiny
+/// weights), so every path carries a sizeable gradient. Central differences use steps h = 0.05 and
+/// h/2, Richardson-extrapolated (4·D(h/2) − D(h)) / 3, so the h² error cancels and the Float forward's
+/// rounding, divided by a large step, stays small. Metric: |a − n| / max(|a| + |n|, 1e-3) ≤ 1e-2.
+@Suite struct GPTGradientTests {
+    static let dims = GPTDimensions(nLayer: 2, nHead: 2, nEmbd: 8, blockSize: 4, vocabSize: 11)
+    static let B = 2
+    static let h: Float = 0.05, tolerance = 1e-2, samplesPerTensor = 30
+
+    /// Tokens and targets (B, T), drawn from a fixed SplitMix64 stream.
+    final class Batch {
+        let tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
+        let count: Int
+
+        init(B: Int, T: Int, V: Int, rng: inout SplitMix64) {
+            count = B * T
+            tokens = .allocate(capacity: count)
+            targets = .allocate(capacity: count)
+            for i in 0..<count {
+                tokens[i] = Int32(rng.below(V))
+                targets[i] = Int32(rng.below(V))
+            }
+        }
+
+        deinit {
+            tokens.deallocate()
+            targets.deallocate()
+        }
+    }
+
+    struct SplitMix64 {
+        var state: UInt64
+
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+
+        mutating func uniform(_ range: ClosedRange<Float>) -> Float {
+            range.lowerBound + Float(next() >> 40) / 16_777_216 * (range.upperBound - range.lowerBound)
+        }
+
+        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    }
+
+    /// Norm weights 1 ± 0.3, everything else uniform in ±0.6.
+    static func randomize(_ model: GPT, rng: inout SplitMix64) {
+        let store = model.store
+        for (i, spec) in store.specs.enumerated() {
+            let isNormWeight = spec.name.hasSuffix(".weight") && spec.globalShape.count == 1
+            for j in store.range(of: i) {
+                store.values[j] = isNormWeight ? 1 + rng.uniform(-0.3...0.3) : rng.uniform(-0.6...0.6)
+            }
+        }
+    }
+
+    static func dropoutContext(_ p: Float) -> DropoutContext? {
+        p == 0 ? nil : DropoutContext(probability: p, seed: 99, step: 3, firstSequence: 2, globalBatch: 8)
+    }
+
+    @Test(arguments: [Float(0), 0.1])
+    func backwardMatchesFiniteDifferencesForEveryParameter(dropout p: Float) {
+        var rng = SplitMix64(state: 7)
+        let model = GPT(dims: Self.dims, seed: 1)
+        Self.randomize(model, rng: &rng)
+        let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
+        let acts = model.makeActivations(batch: Self.B)
+        let dropout = Self.dropoutContext(p)
+        let store = model.store
+        func loss() -> Double {
+            model.forward(acts, tokens: batch.tokens, targets: batch.targets, dropout: dropout)
+        }
+        _ = loss()
+        store.zeroGrads()
+        model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1, dropout: dropout)
+
+        func difference(_ j: Int, _ step: Float) -> Double {
+            let original = store.values[j]
+            let up = original + step, down = original - step
+            store.values[j] = up
+            let lossUp = loss()
+            store.values[j] = down
+            let lossDown = loss()
+            store.values[j] = original
+            return (lossUp - lossDown) / (Double(up) - Double(down))
+        }
+        for (i, spec) in store.specs.enumerated() {
+            let range = store.range(of: i)
+            var indices = Array(range)
+            if indices.count > Self.samplesPerTensor {
+                for k in 0..<Self.samplesPerTensor { indices.swapAt(k, k + rng.below(indices.count - k)) }
+                indices = Array(indices.prefix(Self.samplesPerTensor))
+            }
+            var worst = (index: 0, analytic: 0.0, numeric: 0.0, error: -1.0)
+            var largest = 0.0
+            for j in indices {
+                let numeric = (4 * difference(j, Self.h / 2) - difference(j, Self.h)) / 3
+                let analytic = Double(store.grads[j])
+                let error = abs(analytic - numeric) / max(abs(analytic) + abs(numeric), 1e-3)
+                if error > worst.error { worst = (j - range.lowerBound, analytic, numeric, error) }
+                largest = max(largest, abs(numeric))
+            }
+            #expect(worst.error <= Self.tolerance,
+                    "\(spec.name)[\(worst.index)]: analytic \(worst.analytic), numeric \(worst.numeric), relative error \(worst.error)")
+            #expect(largest > 1e-3, "\(spec.name): every sampled gradient is ~0, the check proves nothing")
+        }
+    }
+
+    @Test func lossAtInitialisationIsLnVPerToken() {
+        var rng = SplitMix64(state: 11)
+        let model = GPT(dims: Self.dims, seed: 1337)
+        let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
+        let acts = model.makeActivations(batch: Self.B)
+        let loss = model.forward(acts, tokens: batch.tokens, targets: batch.targets)
+        let perToken = loss / Double(batch.count)
+        #expect(abs(perToken - log(Double(Self.dims.vocabSize))) < 0.02, "loss per token \(perToken)")
+    }
+
+    /// blockDone(l) fires for l = L−1 down to 0, and when it fires block l's gradients are final.
+    @Test func blockDoneFiresFromTheLastLayerDownWithFinishedGradients() {
+        var rng = SplitMix64(state: 13)
+        let model = GPT(dims: Self.dims, seed: 2)
+        Self.randomize(model, rng: &rng)
+        let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
+        let acts = model.makeActivations(batch: Self.B)
+        model.forward(acts, tokens: batch.tokens, targets: batch.targets)
+        model.store.zeroGrads()
+        var order: [Int] = []
+        var atCallback: [Int: [Float]] = [:]
+        model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1) { layer in
+            order.append(layer)
+            atCallback[layer] = model.blockRange(layer).map { model.store.grads[$0] }
+        }
+        #expect(order == Array((0..<Self.dims.nLayer).reversed()))
+        for layer in 0..<Self.dims.nLayer {
+            #expect(atCallback[layer] == model.blockRange(layer).map { model.store.grads[$0] })
+        }
+    }
+
+    /// Parameter gradients use +=: two forward/backward passes give twice one pass's gradient.
+    @Test func gradientsAccumulateAcrossBackwardCalls() {
+        var rng = SplitMix64(state: 17)
+        let model = GPT(dims: Self.dims, seed: 3)
+        Self.randomize(model, rng: &rng)
+        let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
+        let acts = model.makeActivations(batch: Self.B)
+        let dropout = Self.dropoutContext(0.1)
+        let store = model.store
+        store.zeroGrads()
+        var once: [Float] = []
+        for pass in 0..<2 {
+            model.forward(acts, tokens: batch.tokens, targets: batch.targets, dropout: dropout)
+            model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1, dropout: dropout)
+            if pass == 0 { once = Array(UnsafeBufferPointer(start: store.grads, count: store.count)) }
+        }
+        let worst = (0..<store.count).map { abs(store.grads[$0] - 2 * once[$0]) / max(abs(once[$0]), 1) }.max()!
+        #expect(worst < 1e-5)
+    }
+
+    /// The dropout mask is a function of the context: the same context gives the same loss, another
+    /// step another one.
+    @Test func dropoutIsDeterministicPerStep() {
+        var rng = SplitMix64(state: 19)
+        let model = GPT(dims: Self.dims, seed: 4)
+        Self.randomize(model, rng: &rng)
+        let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
+        let acts = model.makeActivations(batch: Self.B)
+        func loss(step: Int) -> Double {
+            model.forward(acts, tokens: batch.tokens, targets: batch.targets,
+                          dropout: DropoutContext(probability: 0.1, seed: 99, step: step, firstSequence: 0, globalBatch: 2))
+        }
+        #expect(loss(step: 1) == loss(step: 1))
+        #expect(loss(step: 1) != loss(step: 2))
+        #expect(loss(step: 1) != model.forward(acts, tokens: batch.tokens, targets: batch.targets))
+    }
+}
