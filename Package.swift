@@ -24,7 +24,7 @@ let package = Package(
 
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "Random"),
-        .target(name: "Kernels", dependencies: ["CBLAS"],
+        .target(name: "Kernels", dependencies: ["CBLAS", "Random"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Config", dependencies: ["TOMLKit"]),
         .target(name: "Parallel", dependencies: ["MPI", "Kernels", "Config"]),
@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(name: "tessera-mpi-check", dependencies: ["MPI"], path: "Tests/MPICheck"),
 
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Random"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),

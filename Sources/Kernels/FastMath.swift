@@ -5,8 +5,13 @@
 @inline(__always)
 public func fastExp(_ x: Float) -> Float {
     // e^x = 2^k · e^r with k = round(x / ln 2), r = x − k·ln 2 in [−ln2/2, ln2/2].
-    let clamped = min(max(x, -87.0), 88.0)
-    let k = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+    // Rounding by adding 1.5·2^23 keeps every step plain float/integer arithmetic, which the
+    // compiler vectorises (a call to rint would not be); k then sits in the low mantissa bits.
+    let low: Float = -87.0, high: Float = 88.0
+    let clamped = x < low ? low : (x > high ? high : x)
+    let shifter: Float = 12_582_912.0
+    let shifted = clamped * 1.442_695_04 + shifter
+    let k = shifted - shifter
     let r = clamped - k * 0.693_145_75 - k * 1.428_606_8e-6
     // Degree-7 Taylor polynomial in Horner form: |r| ≤ 0.347 keeps the remainder below 1e-8, so
     // Float rounding dominates (1e-7 measured). Degree 6 left a 1.7e-7 remainder at r = −0.347.
@@ -18,7 +23,8 @@ public func fastExp(_ x: Float) -> Float {
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    let scale = Float(bitPattern: UInt32(bitPattern: Int32(k) &+ 127) << 23)
+    let exponent = Int32(bitPattern: shifted.bitPattern &- shifter.bitPattern) &+ 127
+    let scale = Float(bitPattern: UInt32(bitPattern: exponent) &<< 23)
     return p * scale
 }
 

@@ -45,6 +45,8 @@ public final class GPT {
                         targets: UnsafePointer<Int32>?, T: Int? = nil,
                         dropout: DropoutContext? = nil) -> Double {
         let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, NH = dims.nHead, V = dims.vocabSize
+        precondition(T <= acts.T && (targets == nil || T == acts.T),
+                     "forward over \(T) tokens with activations for \(acts.T); training needs full blocks")
         let BT = B * T
         let p = store.values
         embeddingForward(acts.encoded, tokens, p + wte, p + wpe, B: B, T: T, C: C)
@@ -56,22 +58,23 @@ public final class GPT {
             layerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, w.ln1w, w.ln1b, N: BT, C: C)
             linearForward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * C)
             attentionForward(a.atty, a.att, a.qkv, B: B, T: T, NH: NH, HS: C / NH)
-            // The branch output goes to residual3 as scratch: it is overwritten below.
-            linearForward(a.residual3, a.atty, w.attProjw, w.attProjb, BT: BT, C: C, OC: C)
+            // Branch outputs go to a separate buffer: an output aliasing an input would keep the
+            // elementwise loops from vectorising.
+            linearForward(acts.branch, a.atty, w.attProjw, w.attProjb, BT: BT, C: C, OC: C)
             if let dropout {
-                dropout.mask.apply(a.residual3, a.residual3, N: BT * C, counterBase: dropout.counterBase(
+                dropout.mask.apply(acts.branch, acts.branch, N: BT * C, counterBase: dropout.counterBase(
                     site: 1 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
             }
-            residualForward(a.residual2, residual, a.residual3, N: BT * C)
+            residualForward(a.residual2, residual, acts.branch, N: BT * C)
             layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, w.ln2w, w.ln2b, N: BT, C: C)
             linearForward(a.fch, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * C)
             geluForward(a.fchGelu, a.fch, N: BT * 4 * C)
-            linearForward(a.residual3, a.fchGelu, w.fcProjw, w.fcProjb, BT: BT, C: 4 * C, OC: C)
+            linearForward(acts.branch, a.fchGelu, w.fcProjw, w.fcProjb, BT: BT, C: 4 * C, OC: C)
             if let dropout {
-                dropout.mask.apply(a.residual3, a.residual3, N: BT * C, counterBase: dropout.counterBase(
+                dropout.mask.apply(acts.branch, acts.branch, N: BT * C, counterBase: dropout.counterBase(
                     site: 2 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
             }
-            residualForward(a.residual3, a.residual2, a.residual3, N: BT * C)
+            residualForward(a.residual3, a.residual2, acts.branch, N: BT * C)
             residual = a.residual3
         }
         layerNormForward(acts.lnf, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, p + lnfb, N: BT, C: C)
@@ -115,8 +118,8 @@ public final class GPT {
             }
             linearBackward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
                            BT: BT, C: 4 * C, OC: C)
-            geluBackward(s.dwide, s.dwide, a.fch, N: BT * 4 * C)
-            linearBackward(s.dnarrow, dw.fcw, dw.fcb, s.dwide, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * C)
+            geluBackward(s.dfch, s.dwide, a.fch, N: BT * 4 * C)
+            linearBackward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * C)
             layerNormBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow, a.residual2, w.ln2w,
                               a.ln2Mean, a.ln2Rstd, N: BT, C: C)
             // Attention branch.

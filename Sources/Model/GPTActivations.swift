@@ -12,6 +12,7 @@ public final class GPTActivations {
     }
 
     var encoded: FloatPointer        // (B, T, C) embedding output, the first residual
+    var branch: FloatPointer         // (B, T, C) a block branch's output before the residual add
     var blocks: [Block]
     var lnf, lnfMean, lnfRstd: FloatPointer  // (B, T, C), (B, T), (B, T)
     public var logits: FloatPointer         // (B, T, V); becomes dlogits in backward
@@ -24,12 +25,14 @@ public final class GPTActivations {
         let arena = Arena()
         self.arena = arena
         let encodedID = arena.reserve(BT * C)
+        let branchID = arena.reserve(BT * C)
         let perBlock = [BT * C, BT, BT, BT * 3 * C, B * NH * T * T, BT * C, BT * C,
                         BT * C, BT, BT, BT * 4 * C, BT * 4 * C, BT * C]
         let blockIDs = (0..<layers).map { _ in perBlock.map { arena.reserve($0) } }
         let tailIDs = [BT * C, BT, BT, BT * V, BT, BT].map { arena.reserve($0) }
         let p = arena.allocate()
         encoded = p[encodedID]
+        branch = p[branchID]
         blocks = blockIDs.map { ids in
             Block(ln1: p[ids[0]], ln1Mean: p[ids[1]], ln1Rstd: p[ids[2]], qkv: p[ids[3]],
                   att: p[ids[4]], atty: p[ids[5]], residual2: p[ids[6]], ln2: p[ids[7]],
@@ -48,16 +51,16 @@ public final class GPTActivations {
 final class GPTGradientScratch {
     let arena: Arena
     let B: Int
-    let dresidual, dwide, dqkv, dnarrow, dbranch, attention: FloatPointer
+    let dresidual, dwide, dfch, dqkv, dnarrow, dbranch, attention: FloatPointer
 
     init(dims: GPTDimensions, B: Int, T: Int) {
         self.B = B
         let arena = Arena()
         self.arena = arena
         let C = dims.nEmbd, BT = B * T
-        let ids = [BT * C, BT * 4 * C, BT * 3 * C, BT * C, BT * C, T * T].map { arena.reserve($0) }
+        let ids = [BT * C, BT * 4 * C, BT * 4 * C, BT * 3 * C, BT * C, BT * C, T * T].map { arena.reserve($0) }
         let p = arena.allocate()
-        dresidual = p[ids[0]]; dwide = p[ids[1]]; dqkv = p[ids[2]]
-        dnarrow = p[ids[3]]; dbranch = p[ids[4]]; attention = p[ids[5]]
+        dresidual = p[ids[0]]; dwide = p[ids[1]]; dfch = p[ids[2]]; dqkv = p[ids[3]]
+        dnarrow = p[ids[4]]; dbranch = p[ids[5]]; attention = p[ids[6]]
     }
 }

@@ -5,9 +5,12 @@ import Testing
 //
 // A kernel's output y = f(x) is reduced to the scalar L(x) = Σ_i w_i · y_i with fixed random weights
 // w, so every output element matters and ∂L/∂y = w is exactly the `dout` a backward receives. L is
-// summed in Double; what is left is the Float forward's rounding, which the step h keeps small:
-// noise ≈ (rounding of L) / 2h. The comparison metric is |a − n| / max(|a| + |n|, 1e-3): relative
-// where the gradient is large, an absolute 1e-3 floor where it is near zero.
+// summed in Double; what is left is the Float forward's rounding (~1e-7 of each output), which a
+// central difference divides by the step. So the step is large, h = 0.05, and the h² error that a
+// large step brings is cancelled by Richardson extrapolation over h and h/2. Measured worst errors
+// with this: ≤ 3.5e-3 (cross entropy and GELU, where outputs are largest against their gradients),
+// ≤ 1e-3 elsewhere. Metric: |a − n| / max(|a| + |n|, 1e-3), relative where the gradient is large and
+// an absolute 1e-5 near zero; tolerance 1e-2.
 
 /// SplitMix64: deterministic test inputs that do not depend on the code under test.
 struct TestRNG {
@@ -125,14 +128,13 @@ struct GradientMismatch: CustomStringConvertible {
 /// Checks the backward's gradient `analytic` of x against central differences of `loss`, element by
 /// element (or at `indices`), and that the check is not vacuous (some gradient is clearly nonzero).
 func expectGradient(_ name: String, of x: Tensor, analytic: Tensor, indices: [Int]? = nil,
-                    h: Float = defaultStep, tolerance: Double = 1e-2,
+                    h: Float = 0.05, tolerance: Double = 1e-2,
                     sourceLocation: SourceLocation = #_sourceLocation, loss: () -> Double) {
     precondition(x.count == analytic.count, "\(name): \(x.count) inputs, \(analytic.count) gradients")
     let checked = indices ?? Array(0..<x.count)
     let numeric = numericalGradient(of: x.pointer, count: x.count, indices: checked, h: h, loss: loss)
     let worst = GradientMismatch(analytic: checked.map { Double(analytic[$0]) }, numeric: numeric,
                                  indices: checked)
-    if ProcessInfoVerbose.on { print("GRADCHECK \(name) h=\(h): \(worst)") }
     #expect(worst.error <= tolerance, "\(name): \(worst)", sourceLocation: sourceLocation)
     #expect(numeric.contains { abs($0) > 1e-3 }, "\(name): every gradient is ~0, the check proves nothing",
             sourceLocation: sourceLocation)
@@ -143,6 +145,3 @@ func maxAbsDifference<A: Collection<Float>, B: Collection<Float>>(_ a: A, _ b: B
     precondition(a.count == b.count, "lengths \(a.count) and \(b.count) differ")
     return zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
-import Foundation
-let defaultStep: Float = Float(ProcessInfo.processInfo.environment["KT_H"] ?? "0.04")!
-enum ProcessInfoVerbose { static let on = ProcessInfo.processInfo.environment["KT_VERBOSE"] != nil }
