@@ -7,6 +7,11 @@ import MPI
 /// Buckets are flat ranges of the gradient buffer, issued in the same order on every replica (the
 /// backward order), which is what keeps the blocking collectives on the thread matched. The buffer
 /// must outlive `finish()`.
+///
+/// Measured on 2 shared cores: a non-blocking MPI_Iallreduce per bucket polled from the training
+/// thread was 4× slower than this (libnbc advances only inside MPI calls); the thread ties with
+/// blocking all-reduces on the training thread when ranks yield while idle
+/// (`--mca mpi_yield_when_idle 1`), and overlaps for real where cores are free.
 public final class GradientSync: @unchecked Sendable {
     private let communicator: Communicator?
     private let gradBuffer: UnsafeMutableBufferPointer<Float>
