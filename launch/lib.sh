@@ -145,3 +145,27 @@ tessera_local_cores() {
     fi
     printf '%s\n' "$n"
 }
+
+# OpenBLAS 0.3.21 picks its kernels from the CPU model number; on a CPU it does not know (a
+# virtual machine's generic "Intel Xeon Processor", for one) it falls back to Prescott's SSE3
+# kernels, 4-5x slower at sgemm. When that happens and OPENBLAS_CORETYPE is unset, choose the
+# kernels the CPU's feature flags support. $1 is the tessera binary. Leaves a user's setting alone.
+tessera_blas_coretype() {
+    [[ -n "${OPENBLAS_CORETYPE:-}" ]] && return 0
+    local core
+    core="$("$1" bench blas 2>/dev/null | awk '{print $1}')" || return 0
+    [[ "$core" == Prescott || "$core" == Core2 || "$core" == Nehalem ]] || return 0
+    local flags
+    flags="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)"
+    local choice=""
+    if [[ " $flags " == *" avx512f "* && " $flags " == *" avx512bw "* && " $flags " == *" avx512vl "* &&
+        " $flags " == *" avx512dq "* && " $flags " == *" avx512cd "* ]]; then
+        choice=SkylakeX
+    elif [[ " $flags " == *" avx2 "* && " $flags " == *" fma "* ]]; then
+        choice=Haswell
+    fi
+    [[ -n "$choice" ]] || return 0
+    export OPENBLAS_CORETYPE="$choice"
+    TESSERA_MPI_ENV_SET+=(OPENBLAS_CORETYPE)
+    tessera_note "OpenBLAS chose $core kernels for this CPU; using $choice (its feature flags allow them)"
+}

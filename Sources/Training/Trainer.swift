@@ -177,6 +177,7 @@ public final class Trainer {
             "tessera: \(tokensPerStep) tokens per step (batch \(c.train.batchSize) × block \(c.model.blockSize)), "
                 + "\(c.train.steps) steps, \(formatCount(tokensPerStep * c.train.steps)) tokens; "
                 + "corpus \(formatCount(setup.corpus.train.count)) train / \(formatCount(setup.corpus.val.count)) val tokens",
+            "tessera: OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank",
             "tessera: writing \(c.run.dir)/metrics.jsonl",
         ]
         for line in lines { progress(line) }

@@ -6,7 +6,17 @@ import MPI
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Micro-benchmarks; print a table and optionally write CSV.",
-        subcommands: [GemmBench.self])
+        subcommands: [GemmBench.self, BLASInfo.self])
+}
+
+/// Prints the OpenBLAS kernel family chosen for this CPU; launch/tessera-run asks it whether
+/// OpenBLAS fell back to generic kernels.
+struct BLASInfo: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "blas", abstract: "OpenBLAS kernels and threads.")
+
+    func run() {
+        print("\(BLAS.coreName) \(BLAS.threads)")
+    }
 }
 
 /// sgemm throughput through the same call the model makes (out = inp · Wᵀ), the peak that model
@@ -33,7 +43,8 @@ struct GemmBench: ParsableCommand {
     ]
 
     func run() throws {
-        if let threads { BLASThreads.count = threads }
+        if let threads { BLAS.threads = threads }
+        print("OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s")")
         var rows: [[String]] = []
         print("shape          M      N      K   threads  median ms  GFLOP/s")
         for shape in Self.shapes {
@@ -53,7 +64,7 @@ struct GemmBench: ParsableCommand {
             }
             let median = times.sorted()[times.count / 2]
             let gflops = 2.0 * Double(m) * Double(n) * Double(k) / median / 1e9
-            let row = [shape.name, "\(m)", "\(n)", "\(k)", "\(BLASThreads.count)",
+            let row = [shape.name, "\(m)", "\(n)", "\(k)", "\(BLAS.threads)",
                        String(format: "%.3f", median * 1e3), String(format: "%.1f", gflops)]
             rows.append(row)
             print(row[0].padding(toLength: 12, withPad: " ", startingAt: 0)
