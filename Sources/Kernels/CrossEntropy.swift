@@ -9,23 +9,16 @@ import Glibc
 
 /// maxima (BT) = per-row maximum over the V valid columns.
 public func logitRowMax(_ maxima: FloatPointer, _ logits: ConstFloatPointer, BT: Int, V: Int, ld: Int) {
-    for r in 0..<BT {
-        let row = logits + r * ld
-        var m = -Float.infinity
-        for j in 0..<V { m = max(m, row[j]) }
-        maxima[r] = m
+    KernelThreads.forEachChunk(BT, cost: V) { rows in
+        for r in rows { maxima[r] = maximum(logits + r * ld, V) }
     }
 }
 
 /// sums (BT) = Σ_j exp(logit − maxima[r]) over the V valid columns.
 public func logitRowSumExp(_ sums: FloatPointer, _ logits: ConstFloatPointer,
                            _ maxima: ConstFloatPointer, BT: Int, V: Int, ld: Int) {
-    for r in 0..<BT {
-        let row = logits + r * ld
-        let m = maxima[r]
-        var s: Float = 0
-        for j in 0..<V { s += fastExp(row[j] - m) }
-        sums[r] = s
+    KernelThreads.forEachChunk(BT, cost: V) { rows in
+        for r in rows { sums[r] = sumOfExponentials(logits + r * ld, V, shift: maxima[r]) }
     }
 }
 
@@ -54,12 +47,14 @@ public func crossEntropyForward(_ losses: FloatPointer, _ lse: FloatPointer,
 public func crossEntropyBackward(_ logits: FloatPointer, _ lse: ConstFloatPointer,
                                  _ targets: UnsafePointer<Int32>, dloss: Float,
                                  BT: Int, V: Int, ld: Int, vocabStart: Int = 0) {
-    for r in 0..<BT {
-        let row = logits + r * ld
-        let l = lse[r]
-        for j in 0..<V { row[j] = fastExp(row[j] - l) * dloss }
-        for j in V..<ld { row[j] = 0 }
-        let t = Int(targets[r]) - vocabStart
-        if t >= 0 && t < V { row[t] -= dloss }
+    KernelThreads.forEachChunk(BT, cost: ld) { rows in
+        for r in rows {
+            let row = logits + r * ld
+            let l = lse[r]
+            for j in 0..<V { row[j] = fastExp(row[j] - l) * dloss }
+            for j in V..<ld { row[j] = 0 }
+            let t = Int(targets[r]) - vocabStart
+            if t >= 0 && t < V { row[t] -= dloss }
+        }
     }
 }

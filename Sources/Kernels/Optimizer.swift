@@ -8,35 +8,42 @@ public func adamWUpdate(_ params: FloatPointer, _ m: FloatPointer, _ v: FloatPoi
     let stepSize = lr / correction1
     let decay = 1.0 - lr * weightDecay
     let rootCorrection2 = correction2.squareRoot()
-    for i in 0..<N {
-        let g = grads[i]
-        let mi = beta1 * m[i] + (1.0 - beta1) * g
-        let vi = beta2 * v[i] + (1.0 - beta2) * g * g
-        m[i] = mi
-        v[i] = vi
-        let denominator = vi.squareRoot() / rootCorrection2 + eps
-        params[i] = params[i] * decay - stepSize * mi / denominator
+    KernelThreads.forEachChunk(N) { range in
+        for i in range {
+            let g = grads[i]
+            let mi = beta1 * m[i] + (1.0 - beta1) * g
+            let vi = beta2 * v[i] + (1.0 - beta2) * g * g
+            m[i] = mi
+            v[i] = vi
+            let denominator = vi.squareRoot() / rootCorrection2 + eps
+            params[i] = params[i] * decay - stepSize * mi / denominator
+        }
     }
 }
 
 /// Σ x² in double precision, so that the global gradient norm does not depend on chunking.
 public func sumOfSquares(_ x: ConstFloatPointer, N: Int) -> Double {
-    // Float partial sums over short blocks keep the loop vectorisable; the blocks add in Double.
-    var total: Double = 0
-    var i = 0
-    while i < N {
-        let end = min(i + 1024, N)
-        var partial: Float = 0
-        for j in i..<end { partial += x[j] * x[j] }
-        total += Double(partial)
-        i = end
+    // Fixed 64k-element chunks, summed in chunk order: the result does not depend on threads.
+    let chunk = 65_536
+    let chunks = (N + chunk - 1) / chunk
+    let partials = UnsafeMutablePointer<Double>.allocate(capacity: max(chunks, 1))
+    defer { partials.deallocate() }
+    KernelThreads.forEachChunk(chunks, cost: chunk) { range in
+        for c in range {
+            let start = c * chunk
+            partials[c] = sumOfSquaresChunk(x + start, min(chunk, N - start))
+        }
     }
+    var total: Double = 0
+    for c in 0..<chunks { total += partials[c] }
     return total
 }
 
 /// x ← x · factor.
 public func scale(_ x: FloatPointer, N: Int, by factor: Float) {
-    for i in 0..<N { x[i] *= factor }
+    KernelThreads.forEachChunk(N) { range in
+        for i in range { x[i] *= factor }
+    }
 }
 
 #if canImport(Glibc)
