@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies point one way, in the order data flows:
-// MPI → CMPI; Kernels → CBLAS; Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels, Config;
+// MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels, Config;
 // Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; tessera → Training.
 let package = Package(
     name: "Tessera",
@@ -24,7 +24,8 @@ let package = Package(
 
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "Random"),
-        .target(name: "Kernels", dependencies: ["CBLAS", "Random"],
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "Random"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Config", dependencies: ["TOMLKit"]),
         .target(name: "Parallel", dependencies: ["MPI", "Kernels", "Config"]),

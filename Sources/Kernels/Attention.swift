@@ -27,14 +27,7 @@ public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: Co
 
 @inline(__always)
 private func causalSoftmaxRow(_ row: FloatPointer, valid: Int, width: Int) {
-    var maxValue = -Float.infinity
-    for j in 0..<valid { maxValue = max(maxValue, row[j]) }
-    var sum: Float = 0
-    for j in 0..<valid {
-        let e = fastExp(row[j] - maxValue)
-        row[j] = e
-        sum += e
-    }
+    let sum = exponentiateInPlace(row, valid, shift: maximum(row, valid))
     let inverse = 1.0 / sum
     for j in 0..<valid { row[j] *= inverse }
     for j in valid..<width { row[j] = 0 }
@@ -60,9 +53,8 @@ public func attentionBackward(_ dqkv: FloatPointer, _ scratch: FloatPointer,
             // Softmax backward in place: dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale.
             for t in 0..<T {
                 let pr = p + t * T, dr = scratch + t * T
-                var dot: Float = 0
-                for j in 0...t { dot += pr[j] * dr[j] }
-                for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) * scale }
+                let rowDot = dot(pr, dr, t + 1)
+                for j in 0...t { dr[j] = pr[j] * (dr[j] - rowDot) * scale }
                 for j in (t + 1)..<T { dr[j] = 0 }
             }
             // dQ = dS · K and dK = dSᵀ · Q.

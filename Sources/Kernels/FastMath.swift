@@ -1,5 +1,6 @@
-// Vectorisable exp and tanh. libm's expf/tanhf are opaque calls that stop the compiler from
-// vectorising softmax, cross-entropy and GELU loops; these are pure arithmetic and inline.
+// Vectorisable exp. libm's expf is an opaque call that stops the compiler from vectorising
+// softmax and cross-entropy loops; this is pure arithmetic and inlines. (CKernels' gelu.c holds
+// the same polynomial in C.)
 
 /// e^x for Float, relative error below 2e-7 on [-87, 88]; clamps outside.
 @inline(__always)
@@ -26,12 +27,6 @@ public func fastExp(_ x: Float) -> Float {
     let exponent = Int32(bitPattern: shifted.bitPattern &- shifter.bitPattern) &+ 127
     let scale = Float(bitPattern: UInt32(bitPattern: exponent) &<< 23)
     return p * scale
-}
-
-/// tanh via exp: tanh(x) = 1 − 2 / (e^{2x} + 1); saturates correctly for large |x|.
-@inline(__always)
-public func fastTanh(_ x: Float) -> Float {
-    1.0 - 2.0 / (fastExp(2.0 * x) + 1.0)
 }
 
 /// fastExp on 8 lanes at once: the same arithmetic, for reductions the compiler will not

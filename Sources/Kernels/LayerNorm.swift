@@ -4,15 +4,8 @@ public func layerNormForward(_ out: FloatPointer, _ mean: FloatPointer, _ rstd: 
                              _ bias: ConstFloatPointer, N: Int, C: Int, eps: Float = 1e-5) {
     for n in 0..<N {
         let x = inp + n * C
-        var sum: Float = 0
-        for c in 0..<C { sum += x[c] }
-        let m = sum / Float(C)
-        var variance: Float = 0
-        for c in 0..<C {
-            let d = x[c] - m
-            variance += d * d
-        }
-        let s = 1.0 / (variance / Float(C) + eps).squareRoot()
+        let m = sum(x, C) / Float(C)
+        let s = 1.0 / (sumOfSquaredDeviations(x, C, from: m) / Float(C) + eps).squareRoot()
         let o = out + n * C
         for c in 0..<C { o[c] = (x[c] - m) * s * weight[c] + bias[c] }
         mean[n] = m
@@ -30,15 +23,8 @@ public func layerNormBackward(_ dinp: FloatPointer, _ dweight: FloatPointer, _ d
         let d = dout + n * C, x = inp + n * C, dx = dinp + n * C
         let m = mean[n], s = rstd[n]
         // Two reductions: mean of dnorm and mean of dnorm · norm, where dnorm = dout · weight.
-        var meanD: Float = 0, meanDN: Float = 0
-        for c in 0..<C {
-            let norm = (x[c] - m) * s
-            let dnorm = d[c] * weight[c]
-            meanD += dnorm
-            meanDN += dnorm * norm
-        }
-        meanD /= Float(C)
-        meanDN /= Float(C)
+        let (sumD, sumDN) = normGradientSums(d, weight, x, C, mean: m, rstd: s)
+        let meanD = sumD / Float(C), meanDN = sumDN / Float(C)
         for c in 0..<C {
             let norm = (x[c] - m) * s
             dbias[c] += d[c]
