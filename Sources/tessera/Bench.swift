@@ -43,6 +43,9 @@ struct GemmBench: ParsableCommand {
     ]
 
     func run() throws {
+        // Timing uses MPI_Wtime: start MPI and finish it, so that mpirun sees a proper exit.
+        MPIEnvironment.initialize()
+        defer { try? MPIEnvironment.finalize() }
         if let threads { BLAS.threads = threads }
         print("OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s")")
         var rows: [[String]] = []
@@ -68,8 +71,7 @@ struct GemmBench: ParsableCommand {
                        String(format: "%.3f", median * 1e3), String(format: "%.1f", gflops)]
             rows.append(row)
             print(row[0].padding(toLength: 12, withPad: " ", startingAt: 0)
-                + row[1...].map { $0.leftPadded(to: 7) }.joined(separator: " ")
-                + "  " )
+                + row[1...].map { $0.leftPadded(to: 7) }.joined(separator: " "))
         }
         if let csv {
             let text = (["shape,m,n,k,threads,median_ms,gflops"] + rows.map { $0.joined(separator: ",") })

@@ -98,12 +98,20 @@ def main():
                 pairs.append(("pytorch 1x2 compile", lambda: pytorch(config, "threads", True)[0]))
             for name, measure in pairs:
                 log(f"round {r + 1}: {config} {name} (load {open('/proc/loadavg').read().split()[0]})")
-                value = measure()
+                try:
+                    value = measure()
+                except (RuntimeError, subprocess.TimeoutExpired) as error:  # one failed run spoils no other
+                    log(f"  failed: {error}")
+                    continue
                 if value is not None:
                     results.setdefault((config, name), []).append(value)
                     log(f"  {value:.1f} tokens/s")
         if not args.skip_gpt2s:
-            peak, shapes = sgemm_peak()
+            try:
+                peak, shapes = sgemm_peak()
+            except RuntimeError as error:
+                log(f"  sgemm peak failed: {error}")
+                continue
             peaks.append(peak)
             log(f"round {r + 1}: sgemm peak {peak:.1f} GFLOP/s, 2 threads {shapes}")
 
