@@ -1,3 +1,5 @@
+import CKernels
+
 /// One AdamW step over N parameters with PyTorch's semantics: decoupled weight decay
 /// (p ← p − lr·wd·p), bias-corrected moments. `step` counts from 1.
 public func adamWUpdate(_ params: FloatPointer, _ m: FloatPointer, _ v: FloatPointer,
@@ -9,15 +11,9 @@ public func adamWUpdate(_ params: FloatPointer, _ m: FloatPointer, _ v: FloatPoi
     let decay = 1.0 - lr * weightDecay
     let rootCorrection2 = correction2.squareRoot()
     KernelThreads.forEachChunk(N) { range in
-        for i in range {
-            let g = grads[i]
-            let mi = beta1 * m[i] + (1.0 - beta1) * g
-            let vi = beta2 * v[i] + (1.0 - beta2) * g * g
-            m[i] = mi
-            v[i] = vi
-            let denominator = vi.squareRoot() / rootCorrection2 + eps
-            params[i] = params[i] * decay - stepSize * mi / denominator
-        }
+        let o = range.lowerBound
+        tessera_adamw(params + o, m + o, v + o, grads + o, range.count, beta1, beta2, eps, decay, stepSize,
+                      rootCorrection2)
     }
 }
 

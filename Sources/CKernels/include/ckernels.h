@@ -1,4 +1,4 @@
-// Elementwise kernels compiled for several instruction sets, chosen at run time
+// Elementwise kernels (GELU, AdamW) compiled for several instruction sets, chosen at run time
 // (target_clones): Swift builds for baseline x86-64, where these loops run 4 lanes wide without
 // FMA; AVX2 and AVX-512 run them 2-4x faster and the binary still starts on any x86-64.
 #ifndef TESSERA_CKERNELS_H
@@ -9,5 +9,9 @@
 void tessera_gelu_forward(float *out, const float *inp, size_t n);
 /// dinp[i] = GELU'(inp[i]) * dout[i]; dinp must not alias dout or inp.
 void tessera_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+
+/// One AdamW step over n parameters: m, v updated in place; params ← params·decay − step_size·m/(√v/root_c2 + eps).
+void tessera_adamw(float *params, float *m, float *v, const float *grads, size_t n, float beta1, float beta2,
+                   float eps, float decay, float step_size, float root_correction2);
 
 #endif

@@ -2,6 +2,10 @@
 #include <stdint.h>
 #include <string.h>
 
+// No fused multiply-add: every clone then rounds exactly alike, so replicas on different CPUs
+// (AVX-512 on one node, AVX2 on another) keep bit-identical parameters.
+#pragma clang fp contract(off)
+
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define MULTIVERSION __attribute__((target_clones("avx512f", "arch=haswell", "default")))
@@ -59,5 +63,19 @@ void tessera_gelu_backward(float *restrict dinp, const float *restrict dout, con
         float sech2 = 1.0f - th * th;
         float grad = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] = grad * dout[i];
+    }
+}
+
+MULTIVERSION
+void tessera_adamw(float *restrict params, float *restrict m, float *restrict v, const float *restrict grads,
+                   size_t n, float beta1, float beta2, float eps, float decay, float step_size,
+                   float root_correction2) {
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * g;
+        float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        params[i] = params[i] * decay - step_size * mi / (__builtin_sqrtf(vi) / root_correction2 + eps);
     }
 }
