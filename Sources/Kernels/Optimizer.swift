@@ -1,10 +1,12 @@
 import CKernels
 
 /// One AdamW step over N parameters with PyTorch's semantics: decoupled weight decay
-/// (p ← p − lr·wd·p), bias-corrected moments. `step` counts from 1.
+/// (p ← p − lr·wd·p), bias-corrected moments, gradient `grads · gradScale` (gradScale carries
+/// global-norm clipping). `step` counts from 1. Consumes the gradients: they are left zero, ready
+/// for the next step's accumulation.
 public func adamWUpdate(_ params: FloatPointer, _ m: FloatPointer, _ v: FloatPointer,
-                        _ grads: ConstFloatPointer, N: Int, lr: Float, beta1: Float, beta2: Float,
-                        eps: Float, weightDecay: Float, step: Int) {
+                        _ grads: FloatPointer, N: Int, gradScale: Float = 1, lr: Float, beta1: Float,
+                        beta2: Float, eps: Float, weightDecay: Float, step: Int) {
     let correction1 = 1.0 - pow(beta1, Float(step))
     let correction2 = 1.0 - pow(beta2, Float(step))
     let stepSize = lr / correction1
@@ -12,8 +14,8 @@ public func adamWUpdate(_ params: FloatPointer, _ m: FloatPointer, _ v: FloatPoi
     let rootCorrection2 = correction2.squareRoot()
     KernelThreads.forEachChunk(N) { range in
         let o = range.lowerBound
-        tessera_adamw(params + o, m + o, v + o, grads + o, range.count, beta1, beta2, eps, decay, stepSize,
-                      rootCorrection2)
+        tessera_adamw(params + o, m + o, v + o, grads + o, range.count, gradScale, beta1, beta2, eps, decay,
+                      stepSize, rootCorrection2)
     }
 }
 
@@ -33,13 +35,6 @@ public func sumOfSquares(_ x: ConstFloatPointer, N: Int) -> Double {
     var total: Double = 0
     for c in 0..<chunks { total += partials[c] }
     return total
-}
-
-/// x ← x · factor.
-public func scale(_ x: FloatPointer, N: Int, by factor: Float) {
-    KernelThreads.forEachChunk(N) { range in
-        for i in range { x[i] *= factor }
-    }
 }
 
 #if canImport(Glibc)

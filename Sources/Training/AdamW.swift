@@ -26,12 +26,13 @@ public final class AdamW {
         v.deallocate()
     }
 
-    /// Applies optimizer step `step` (from 1) with learning rate `lr` to every parameter.
-    public func update(lr: Float, step: Int) {
+    /// Applies optimizer step `step` (from 1) with learning rate `lr` to every parameter, using the
+    /// gradients times `gradScale` (clipping). Leaves the gradients zero for the next step.
+    public func update(lr: Float, step: Int, gradScale: Float = 1) {
         for (i, spec) in store.specs.enumerated() {
             let offset = store.offsets[i]
             adamWUpdate(store.values + offset, m + offset, v + offset, store.grads + offset,
-                        N: spec.localCount, lr: lr, beta1: beta1, beta2: beta2, eps: eps,
+                        N: spec.localCount, gradScale: gradScale, lr: lr, beta1: beta1, beta2: beta2, eps: eps,
                         weightDecay: spec.decays ? weightDecay : 0, step: step)
         }
     }

@@ -63,9 +63,9 @@ public final class Trainer {
         for step in 1...steps {
             let stepStart = MPIEnvironment.wallTime()
             let loss = try trainStep(step)
-            let gradNorm = try clipGradients()
+            let (gradNorm, gradScale) = clipping()
             let lr = schedule.rate(atStep: step)
-            optimizer.update(lr: Float(lr), step: step)
+            optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
             let seconds = MPIEnvironment.wallTime() - stepStart
             guard loss.isFinite else {
                 throw RunError("loss is \(loss) at step \(step) (fp32); lower train.lr or check the data")
@@ -89,8 +89,8 @@ public final class Trainer {
 
     /// Forward and backward over this replica's microbatches; returns the global mean loss.
     private func trainStep(_ step: Int) throws -> Double {
+        // Gradients start at zero: AdamW consumed the previous step's.
         let store = model.store
-        store.zeroGrads()
         let micro = degrees.microbatchSize, count = degrees.microbatches
         let dloss = 1 / Float(config.train.batchSize * config.model.blockSize)
         let first = Layout(degrees: degrees, rank: groups.world.rank).replicaSequences.lowerBound
@@ -122,15 +122,13 @@ public final class Trainer {
                               step: step, firstSequence: firstSequence, globalBatch: config.train.batchSize)
     }
 
-    /// Global gradient norm before clipping; scales gradients down to `grad_clip` when above it.
-    private func clipGradients() throws -> Double {
+    /// Global gradient norm before clipping, and the factor that brings it down to `grad_clip`
+    /// (1 when below); the optimizer applies the factor as it reads the gradients.
+    private func clipping() -> (norm: Double, scale: Float) {
         let store = model.store
         let norm = sumOfSquares(store.grads, N: store.count).squareRoot()
         let clip = config.train.gradClip
-        if clip > 0 && norm > clip {
-            scale(store.grads, N: store.count, by: Float(clip / (norm + 1e-6)))
-        }
-        return norm
+        return (norm, clip > 0 && norm > clip ? Float(clip / (norm + 1e-6)) : 1)
     }
 
     /// Mean loss over `eval_steps` fixed validation batches of the global batch size.
