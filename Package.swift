@@ -43,6 +43,7 @@ let package = Package(
 
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Random"]),
+        .testTarget(name: "ParallelTests", dependencies: ["Parallel", "Config"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
