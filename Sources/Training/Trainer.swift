@@ -63,13 +63,14 @@ public final class Trainer {
         for step in 1...steps {
             let stepStart = MPIEnvironment.wallTime()
             let loss = try trainStep(step)
+            guard loss.isFinite else {  // every rank sees the same all-reduced loss and stops alike
+                throw RunError("loss is \(loss) at step \(step) (fp32); lower train.lr or check the data",
+                               seenByEveryRank: true)
+            }
             let (gradNorm, gradScale) = clipping()
             let lr = schedule.rate(atStep: step)
             optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
             let seconds = MPIEnvironment.wallTime() - stepStart
-            guard loss.isFinite else {
-                throw RunError("loss is \(loss) at step \(step) (fp32); lower train.lr or check the data")
-            }
             if step % config.train.logEvery == 0 || step == steps {
                 try log(step: step, loss: loss, lr: lr, gradNorm: gradNorm, seconds: seconds,
                         tokensPerStep: tokensPerStep, elapsed: MPIEnvironment.wallTime() - started)
@@ -185,7 +186,14 @@ public final class Trainer {
 /// A failure during the run: the job stops with exit 1.
 public struct RunError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// Every rank found the same failure at the same point (e.g. the all-reduced loss), so the ranks
+    /// can stop together, reported once, instead of aborting the job.
+    public let seenByEveryRank: Bool
+
+    public init(_ description: String, seenByEveryRank: Bool = false) {
+        self.description = description
+        self.seenByEveryRank = seenByEveryRank
+    }
 }
 
 func progress(_ line: String) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MPI
+import Training
 
 @main
 struct Tessera: ParsableCommand {
@@ -56,8 +57,14 @@ func agreeOrExit(_ world: Communicator, _ localFailure: String?) throws {
     Foundation.exit(2)
 }
 
-/// A failure during the run: reported with the rank, then the whole job stops with exit 1.
+/// A failure during the run: reported with the rank, then the whole job stops with exit 1. A
+/// failure every rank saw alike is reported once, and the ranks finish MPI together.
 func abortJob(_ world: Communicator, _ error: any Error) -> Never {
+    if let error = error as? RunError, error.seenByEveryRank {
+        if world.rank == 0 { printError("\(error)") }
+        try? MPIEnvironment.finalize()
+        Foundation.exit(1)
+    }
     printError("rank \(world.rank): \(error)")
     if world.size == 1 {
         try? MPIEnvironment.finalize()

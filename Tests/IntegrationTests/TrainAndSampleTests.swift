@@ -34,6 +34,14 @@ struct TrainAndSampleTests {
         #expect(other.stdout != sample.stdout)
     }
 
+    @Test func aNonFiniteLossStopsEveryRankWithExitOne() {
+        let run = Tessera.train(np: 2, overrides: ["train.lr=1e6", "train.warmup_steps=0", "train.grad_clip=0",
+                                                   "train.steps=50"], label: "nan", timeout: 60)
+        #expect(run.status == 1, "exit \(run.status): \(run.stderr)")
+        #expect(run.errorLines.count == 1 && run.errorLines[0].contains("loss is"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: run.runDir.appendingPathComponent("model.h5").path))
+    }
+
     @Test func sampleFromAMissingCheckpointExitsTwo() {
         let result = runMPI(np: 1, executable: Tessera.executable,
                             arguments: ["sample", "--checkpoint", "/nonexistent/run"], timeout: 60)
