@@ -50,8 +50,10 @@ public final class GPT {
         let BT = B * T
         let p = store.values
         embeddingForward(acts.encoded, tokens, p + wte, p + wpe, B: B, T: T, C: C)
-        dropout?.mask.apply(acts.encoded, acts.encoded, N: BT * C, counterBase: dropout!.counterBase(
-            site: 0, sites: dropoutSites, elementsPerSequence: T * C))
+        if let dropout {
+            dropout.mask.apply(acts.encoded, acts.encoded, N: BT * C, counterBase: dropout.counterBase(
+                site: 0, sites: dropoutSites, elementsPerSequence: T * C))
+        }
         var residual = UnsafeMutablePointer(acts.encoded)
         for l in 0..<dims.nLayer {
             let w = BlockView(p, blockOffsets[l]), a = acts.blocks[l]

@@ -92,12 +92,11 @@ public final class Trainer {
     private func trainStep(_ step: Int) throws -> Double {
         // Gradients start at zero: AdamW consumed the previous step's.
         let store = model.store
-        let micro = degrees.microbatchSize, count = degrees.microbatches
+        let count = degrees.microbatches
         let dloss = 1 / Float(config.train.batchSize * config.model.blockSize)
-        let first = Layout(degrees: degrees, rank: groups.world.rank).replicaSequences.lowerBound
         var lossSum: Double = 0
         for m in 0..<count {
-            let sequences = (first + m * micro)..<(first + (m + 1) * micro)
+            let sequences = microbatchSequences(m)
             sampler.fill(step: step, sequences: sequences, inputs: inputs, targets: targets)
             let dropout = dropoutContext(step: step, firstSequence: sequences.lowerBound)
             lossSum += model.forward(activations, tokens: inputs, targets: targets, dropout: dropout)
@@ -117,6 +116,12 @@ public final class Trainer {
         return total / Double(config.train.batchSize * config.model.blockSize)
     }
 
+    /// Global sequence indices of this replica's microbatch `m`.
+    private func microbatchSequences(_ m: Int) -> Range<Int> {
+        let first = groups.layout.replicaSequences.lowerBound + m * degrees.microbatchSize
+        return first..<(first + degrees.microbatchSize)
+    }
+
     private func dropoutContext(step: Int, firstSequence: Int) -> DropoutContext? {
         guard config.model.dropout > 0 else { return nil }
         return DropoutContext(probability: Float(config.model.dropout), seed: UInt64(config.run.seed),
@@ -134,12 +139,10 @@ public final class Trainer {
 
     /// Mean loss over `eval_steps` fixed validation batches of the global batch size.
     private func evaluate() throws -> Double {
-        let micro = degrees.microbatchSize
-        let first = Layout(degrees: degrees, rank: groups.world.rank).replicaSequences.lowerBound
         var lossSum: Double = 0
         for batch in 0..<config.train.evalSteps {
             for m in 0..<degrees.microbatches {
-                let sequences = (first + m * micro)..<(first + (m + 1) * micro)
+                let sequences = microbatchSequences(m)
                 sampler.fillEval(batch: batch, sequences: sequences, inputs: inputs, targets: targets)
                 lossSum += model.forward(activations, tokens: inputs, targets: targets)
             }
