@@ -7,12 +7,12 @@ public final class H5Dataset: H5Object {
     public let name: String
     /// The extent, fixed at creation, so read once on opening.
     public let shape: [Int]
-    private var id: HID
+    private var handle: H5Handle
 
     init(file: H5File, name: String, id: HID) throws {
         self.file = file
         self.name = name
-        self.id = id
+        handle = H5Handle(id)
         do {
             shape = try H5C.datasetShape(id, file.datasetSite(name))
         } catch {
@@ -51,18 +51,12 @@ public final class H5Dataset: H5Object {
 
     /// Closes the dataset (`H5Dclose`); using it afterwards traps.
     public func close() throws {
-        guard id >= 0 else { return }
-        let closing = id
-        id = -1
-        try H5C.close(closing, site)
+        try handle.close(site)
     }
 
     deinit { try? close() }
 
-    var openID: HID {
-        precondition(id >= 0, "H5Dataset \(name) in \(file.path) used after close()")
-        return id
-    }
+    var openID: HID { handle.open("H5Dataset \(name) in \(file.path)") }
 
     var site: H5Site { file.datasetSite(name) }
 }

@@ -3,34 +3,28 @@
 public final class H5File: H5Object {
     /// The path the file was created or opened with.
     public let path: String
-    private var id: HID
+    private var handle: H5Handle
 
     /// Creates the file at `path`, truncating any file already there (`H5Fcreate`).
     public init(creating path: String) throws {
         self.path = path
-        self.id = try H5C.createFile(path)
+        handle = H5Handle(try H5C.createFile(path))
     }
 
     /// Opens the existing file at `path` read-only (`H5Fopen`).
     public init(reading path: String) throws {
         self.path = path
-        self.id = try H5C.openFileReadOnly(path)
+        handle = H5Handle(try H5C.openFileReadOnly(path))
     }
 
     /// Closes the file (`H5Fclose`); using it afterwards traps.
     public func close() throws {
-        guard id >= 0 else { return }
-        let closing = id
-        id = -1
-        try H5C.close(closing, site)
+        try handle.close(site)
     }
 
     deinit { try? close() }
 
-    var openID: HID {
-        precondition(id >= 0, "H5File \(path) used after close()")
-        return id
-    }
+    var openID: HID { handle.open("H5File \(path)") }
 
     var site: H5Site { H5Site(file: path) }
 
