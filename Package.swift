@@ -39,7 +39,10 @@ let package = Package(
         ]),
 
         // Runs every collective under real mpirun; driven by IntegrationTests.
-        .executableTarget(name: "tessera-mpi-check", dependencies: ["MPI"], path: "Tests/MPICheck"),
+        .executableTarget(name: "tessera-mpi-check", dependencies: ["MPI", "Parallel"], path: "Tests/MPICheck"),
+        // Compares a layout's gathered gradients with one rank's under real mpirun; driven by IntegrationTests.
+        .executableTarget(name: "tessera-layout-check", dependencies: ["Training", "Parallel", "MPI"],
+                          path: "Tests/LayoutCheck"),
 
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Random"]),
@@ -48,6 +51,6 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
-        .testTarget(name: "IntegrationTests", dependencies: []),
+        .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),
     ]
 )

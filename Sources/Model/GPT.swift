@@ -1,77 +1,149 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Kernels
+import MPI
+import Parallel
 
-/// A pre-LayerNorm GPT decoder with tied input/output embeddings.
-/// Forward and backward run one microbatch through every layer this instance holds.
+/// A pre-LayerNorm GPT decoder with tied input/output embeddings: the part of it one rank holds
+/// (a GPTPartition), run one microbatch at a time.
+///
+/// Tensor parallelism follows Megatron: attention heads and MLP columns are split across the
+/// tensor group, each block needing one all-reduce per branch forward (reduce-from-region after
+/// the row-parallel projection) and one per branch backward (copy-to-region's backward before the
+/// LayerNorm). The vocabulary is split too: embedding rows and logit columns, with the softmax
+/// statistics combined across ranks, so no rank holds the full logits.
+///
+/// A pipeline stage reads its input residual from `stageInput` and leaves its output in
+/// `stageOutput`; backward takes the output's gradient in `residualGradient` and leaves the
+/// input's gradient there. Whoever drives the pipeline moves those buffers between stages.
 public final class GPT {
     public let dims: GPTDimensions
+    public let partition: GPTPartition
     public let store: ParameterStore
+    let tensor: TensorParallelGroup
     private let blockOffsets: [[BlockLeaf: Int]]
-    private let wte, wpe, lnfw, lnfb: Int
+    private let wte, wpe, lnfw, lnfb: Int?
     private var scratch: GPTGradientScratch?
+    /// Full logits gathered across the tensor group, for generation; allocated on first use.
+    private var gatheredLogits: UnsafeMutablePointer<Float>?
 
-    public init(dims: GPTDimensions, seed: UInt64) {
+    public init(dims: GPTDimensions, partition: GPTPartition, tensor: TensorParallelGroup = .single, seed: UInt64) {
+        precondition(tensor.size == partition.tpSize && tensor.rank == partition.tpRank,
+                     "tensor group (\(tensor.rank) of \(tensor.size)) does not match the partition")
         self.dims = dims
-        store = ParameterStore(specs: dims.parameterSpecs())
+        self.partition = partition
+        self.tensor = tensor
+        store = ParameterStore(specs: partition.parameterSpecs(dims))
         store.initialize(seed: seed)
         let s = store
-        wte = s.offsets[s.index(of: GPTParameterName.tokenEmbedding)]
-        wpe = s.offsets[s.index(of: GPTParameterName.positionEmbedding)]
-        lnfw = s.offsets[s.index(of: GPTParameterName.finalNormWeight)]
-        lnfb = s.offsets[s.index(of: GPTParameterName.finalNormBias)]
-        blockOffsets = (0..<dims.nLayer).map { l in
+        func offset(_ name: String) -> Int? { s.contains(name) ? s.offsets[s.index(of: name)] : nil }
+        wte = offset(GPTParameterName.tokenEmbedding)
+        wpe = offset(GPTParameterName.positionEmbedding)
+        lnfw = offset(GPTParameterName.finalNormWeight)
+        lnfb = offset(GPTParameterName.finalNormBias)
+        blockOffsets = partition.layers.map { l in
             Dictionary(uniqueKeysWithValues: BlockLeaf.allCases.map {
                 ($0, s.offsets[s.index(of: GPTParameterName.block(l, $0))])
             })
         }
     }
 
-    /// Flat parameter range of block `layer` (its gradient bucket).
+    /// The whole model on one rank.
+    public convenience init(dims: GPTDimensions, seed: UInt64) {
+        self.init(dims: dims, partition: .whole(dims), seed: seed)
+    }
+
+    deinit { gatheredLogits?.deallocate() }
+
+    /// Flat parameter range of global block `layer` (its gradient bucket); the block must be local.
     public func blockRange(_ layer: Int) -> Range<Int> {
         let first = store.index(of: GPTParameterName.block(layer, .ln1Weight))
         let last = store.index(of: GPTParameterName.block(layer, .fcProjBias))
         return store.offsets[first]..<store.range(of: last).upperBound
     }
 
+    /// The flat ranges outside every block: embeddings before, final norm after (possibly empty).
+    public var nonBlockRanges: [Range<Int>] {
+        guard let first = partition.layers.first, let last = partition.layers.last else { return [0..<store.count] }
+        return [0..<blockRange(first).lowerBound, blockRange(last).upperBound..<store.count]
+    }
+
+    /// Flat range of the token embedding, when this rank holds it.
+    public var tokenEmbeddingRange: Range<Int>? {
+        wte == nil ? nil : store.range(of: store.index(of: GPTParameterName.tokenEmbedding))
+    }
+
     public func makeActivations(batch B: Int) -> GPTActivations {
-        GPTActivations(dims: dims, layers: dims.nLayer, B: B, T: dims.blockSize)
+        GPTActivations(dims: dims, partition: partition, B: B, T: dims.blockSize)
+    }
+
+    /// Floats in a stage boundary transfer of one microbatch: the residual stream (B, T, C).
+    public func boundaryCount(_ acts: GPTActivations) -> Int { acts.B * acts.T * dims.nEmbd }
+    /// Where a stage without the embedding expects its input before `forward`.
+    public func stageInput(_ acts: GPTActivations) -> UnsafeMutablePointer<Float> { acts.encoded }
+    /// A stage's output after `forward`, when it has no head.
+    public func stageOutput(_ acts: GPTActivations) -> UnsafeMutablePointer<Float> { acts.stageOutput }
+    /// Before `backward` on a stage without the head: the gradient of its output; after `backward`
+    /// on a stage without the embedding: the gradient of its input.
+    public func residualGradient(batch B: Int) -> UnsafeMutablePointer<Float> { scratch(B).dresidual }
+
+    private func scratch(_ B: Int) -> GPTGradientScratch {
+        if let scratch, scratch.B == B { return scratch }
+        let made = GPTGradientScratch(dims: dims, partition: partition, B: B, T: dims.blockSize)
+        scratch = made
+        return made
     }
 
     private var dropoutSites: Int { 1 + 2 * dims.nLayer }
 
-    /// Runs B sequences of T ≤ block_size tokens. With targets, returns the summed token losses
-    /// and keeps what backward needs; without, leaves logits (B, T, V) in `acts.logits`.
+    /// Runs B sequences of T ≤ block_size tokens through this rank's layers. On the last stage with
+    /// targets, returns the summed token losses (equal on every tensor rank) and keeps what backward
+    /// needs; without targets, leaves this rank's logit columns in `acts.logits`. Other stages
+    /// return 0 and leave their output in `stageOutput`.
     @discardableResult
     public func forward(_ acts: GPTActivations, tokens: UnsafePointer<Int32>,
                         targets: UnsafePointer<Int32>?, T: Int? = nil,
-                        dropout: DropoutContext? = nil) -> Double {
-        let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, NH = dims.nHead, V = dims.vocabSize
+                        dropout: DropoutContext? = nil) throws(MPIError) -> Double {
+        let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, tp = partition.tpSize
+        let heads = dims.nHead / tp, width = C / tp
         precondition(T <= acts.T && (targets == nil || T == acts.T),
                      "forward over \(T) tokens with activations for \(acts.T); training needs full blocks")
         let BT = B * T
         let p = store.values
-        embeddingForward(acts.encoded, tokens, p + wte, p + wpe, B: B, T: T, C: C)
-        if let dropout {
-            dropout.mask.apply(acts.encoded, acts.encoded, N: BT * C, counterBase: dropout.counterBase(
-                site: 0, sites: dropoutSites, elementsPerSequence: T * C))
+        if let wte, let wpe {
+            // Vocabulary-parallel embedding: each rank adds the rows it holds; one rank adds the
+            // position embedding, so the sum counts it once.
+            embeddingForward(acts.encoded, tokens, p + wte, tensor.rank == 0 ? p + wpe : nil, B: B, T: T, C: C,
+                             vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
+            try tensor.reduceFromRegion(acts.encoded, count: BT * C)
+            if let dropout {
+                dropout.mask.apply(acts.encoded, acts.encoded, N: BT * C, counterBase: dropout.counterBase(
+                    site: 0, sites: dropoutSites, elementsPerSequence: T * C))
+            }
         }
         var residual = UnsafeMutablePointer(acts.encoded)
-        for l in 0..<dims.nLayer {
-            let w = BlockView(p, blockOffsets[l]), a = acts.blocks[l]
+        for (i, l) in partition.layers.enumerated() {
+            let w = BlockView(p, blockOffsets[i]), a = acts.blocks[i]
+            // A row-parallel projection's bias is replicated; one rank adds it before the sum.
+            let adds = tensor.rank == 0
             layerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, w.ln1w, w.ln1b, N: BT, C: C)
-            linearForward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * C)
-            attentionForward(a.atty, a.att, a.qkv, B: B, T: T, NH: NH, HS: C / NH)
+            linearForward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * width)
+            attentionForward(a.atty, a.att, a.qkv, B: B, T: T, NH: heads, HS: dims.headSize)
             // Branch outputs go to a separate buffer: an output aliasing an input would keep the
             // elementwise loops from vectorising.
-            linearForward(acts.branch, a.atty, w.attProjw, w.attProjb, BT: BT, C: C, OC: C)
+            linearForward(acts.branch, a.atty, w.attProjw, adds ? w.attProjb : nil, BT: BT, C: width, OC: C)
+            try tensor.reduceFromRegion(acts.branch, count: BT * C)
             if let dropout {
                 dropout.mask.apply(acts.branch, acts.branch, N: BT * C, counterBase: dropout.counterBase(
                     site: 1 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
             }
             residualForward(a.residual2, residual, acts.branch, N: BT * C)
             layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, w.ln2w, w.ln2b, N: BT, C: C)
-            linearForward(a.fch, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * C)
-            geluForward(a.fchGelu, a.fch, N: BT * 4 * C)
-            linearForward(acts.branch, a.fchGelu, w.fcProjw, w.fcProjb, BT: BT, C: 4 * C, OC: C)
+            linearForward(a.fch, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
+            geluForward(a.fchGelu, a.fch, N: BT * 4 * width)
+            linearForward(acts.branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
+            try tensor.reduceFromRegion(acts.branch, count: BT * C)
             if let dropout {
                 dropout.mask.apply(acts.branch, acts.branch, N: BT * C, counterBase: dropout.counterBase(
                     site: 2 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
@@ -79,38 +151,72 @@ public final class GPT {
             residualForward(a.residual3, a.residual2, acts.branch, N: BT * C)
             residual = a.residual3
         }
+        guard let wte, let lnfw, let lnfb else { return 0 }
+        let V = partition.vocabShard(dims)
         layerNormForward(acts.lnf, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, p + lnfb, N: BT, C: C)
         linearForward(acts.logits, acts.lnf, p + wte, nil, BT: BT, C: C, OC: V)
         guard let targets else { return 0 }
-        crossEntropyForward(acts.losses, acts.lse, acts.logits, targets, BT: BT, V: V, ld: V)
-        var sum: Double = 0
-        for i in 0..<BT { sum += Double(acts.losses[i]) }
-        return sum
+        return try crossEntropy(acts, targets: targets, BT: BT)
+    }
+
+    /// Vocabulary-parallel softmax cross-entropy over this rank's logit columns: the row maxima,
+    /// then the sums of exponentials and the target logits (one all-reduce for both), are combined
+    /// across the tensor group. Leaves lse and per-token losses; returns their sum.
+    private func crossEntropy(_ acts: GPTActivations, targets: UnsafePointer<Int32>, BT: Int) throws(MPIError) -> Double {
+        let ld = partition.vocabShard(dims), V = partition.validVocab(dims), start = partition.vocabStart(dims)
+        let sums = acts.rowStatistics, targetLogits = acts.rowStatistics + BT
+        logitRowMax(acts.lse, acts.logits, BT: BT, V: V, ld: ld)
+        try tensor.maximum(acts.lse, count: BT)
+        logitRowSumExp(sums, acts.logits, acts.lse, BT: BT, V: V, ld: ld)
+        logitsAtTargets(targetLogits, acts.logits, targets, BT: BT, V: V, ld: ld, vocabStart: start)
+        try tensor.sum(acts.rowStatistics, count: 2 * BT)
+        var total: Double = 0
+        for r in 0..<BT {
+            acts.lse[r] += log(sums[r])
+            acts.losses[r] = acts.lse[r] - targetLogits[r]
+            total += Double(acts.losses[r])
+        }
+        return total
+    }
+
+    /// The logits of every vocabulary entry after a forward without targets: (B, T, ld) rows, the
+    /// first V columns real. With tensor parallelism the shards are gathered (generation only).
+    public func fullLogits(_ acts: GPTActivations) throws(MPIError) -> (values: UnsafePointer<Float>, ld: Int) {
+        let shard = partition.vocabShard(dims)
+        guard tensor.size > 1 else { return (UnsafePointer(acts.logits), shard) }
+        let BT = acts.B * acts.T, padded = partition.paddedVocab(dims)
+        if gatheredLogits == nil { gatheredLogits = .allocate(capacity: BT * padded) }
+        try tensor.gatherFromRegion(local: acts.logits, full: gatheredLogits!, rows: BT, columns: shard)
+        return (UnsafePointer(gatheredLogits!), padded)
     }
 
     /// Accumulates (+=) parameter gradients of `dloss · Σ token losses` into `store.grads`.
-    /// `blockDone(l)` fires as soon as block l's gradients are complete (for overlapped all-reduce);
-    /// embeddings and the final norm are complete when this returns.
+    /// `blockDone(l)` fires as soon as global block l's gradients are complete (for overlapped
+    /// all-reduce); embeddings and the final norm are complete when this returns.
     public func backward(_ acts: GPTActivations, tokens: UnsafePointer<Int32>,
                          targets: UnsafePointer<Int32>, dloss: Float,
-                         dropout: DropoutContext? = nil, blockDone: (Int) -> Void = { _ in }) {
-        let B = acts.B, T = acts.T, C = dims.nEmbd, NH = dims.nHead, V = dims.vocabSize
+                         dropout: DropoutContext? = nil, blockDone: (Int) -> Void = { _ in }) throws(MPIError) {
+        let B = acts.B, T = acts.T, C = dims.nEmbd, tp = partition.tpSize
+        let heads = dims.nHead / tp, width = C / tp
         let BT = B * T
-        if scratch?.B != B { scratch = GPTGradientScratch(dims: dims, B: B, T: T) }
-        let s = scratch!
+        let s = scratch(B)
         let p = store.values, g = store.grads
-        let lastResidual = dims.nLayer > 0 ? acts.blocks[dims.nLayer - 1].residual3 : acts.encoded
 
-        crossEntropyBackward(acts.logits, acts.lse, targets, dloss: dloss, BT: BT, V: V, ld: V)
-        linearBackward(s.dnarrow, g + wte, nil, acts.logits, acts.lnf, p + wte, BT: BT, C: C, OC: V)
-        s.dresidual.update(repeating: 0, count: BT * C)
-        layerNormBackward(s.dresidual, g + lnfw, g + lnfb, s.dnarrow, lastResidual, p + lnfw,
-                          acts.lnfMean, acts.lnfRstd, N: BT, C: C)
+        if let wte, let lnfw, let lnfb {
+            let ld = partition.vocabShard(dims)
+            crossEntropyBackward(acts.logits, acts.lse, targets, dloss: dloss, BT: BT,
+                                 V: partition.validVocab(dims), ld: ld, vocabStart: partition.vocabStart(dims))
+            linearBackward(s.dnarrow, g + wte, nil, acts.logits, acts.lnf, p + wte, BT: BT, C: C, OC: ld)
+            try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
+            s.dresidual.update(repeating: 0, count: BT * C)
+            layerNormBackward(s.dresidual, g + lnfw, g + lnfb, s.dnarrow, acts.stageOutput, p + lnfw,
+                              acts.lnfMean, acts.lnfRstd, N: BT, C: C)
+        }
 
-        for l in stride(from: dims.nLayer - 1, through: 0, by: -1) {
-            let w = BlockView(p, blockOffsets[l]), dw = BlockView(g, blockOffsets[l])
-            let a = acts.blocks[l]
-            let residualIn = l == 0 ? acts.encoded : acts.blocks[l - 1].residual3
+        for (i, l) in partition.layers.enumerated().reversed() {
+            let w = BlockView(p, blockOffsets[i]), dw = BlockView(g, blockOffsets[i])
+            let a = acts.blocks[i]
+            let residualIn = i == 0 ? acts.encoded : acts.blocks[i - 1].residual3
             // MLP branch: the residual gradient enters through the (possibly dropped-out) projection.
             var dbranch = UnsafePointer(s.dresidual)
             if let dropout {
@@ -119,9 +225,10 @@ public final class GPT {
                 dbranch = UnsafePointer(s.dbranch)
             }
             linearBackward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
-                           BT: BT, C: 4 * C, OC: C)
-            geluBackward(s.dfch, s.dwide, a.fch, N: BT * 4 * C)
-            linearBackward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * C)
+                           BT: BT, C: 4 * width, OC: C)
+            geluBackward(s.dfch, s.dwide, a.fch, N: BT * 4 * width)
+            linearBackward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * width)
+            try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             layerNormBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow, a.residual2, w.ln2w,
                               a.ln2Mean, a.ln2Rstd, N: BT, C: C)
             // Attention branch.
@@ -132,17 +239,21 @@ public final class GPT {
                 dbranch = UnsafePointer(s.dbranch)
             }
             linearBackward(s.dnarrow, dw.attProjw, dw.attProjb, dbranch, a.atty, w.attProjw,
-                           BT: BT, C: C, OC: C)
-            attentionBackward(s.dqkv, s.attention, s.dnarrow, a.att, a.qkv, B: B, T: T, NH: NH, HS: C / NH)
-            linearBackward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: 3 * C)
+                           BT: BT, C: width, OC: C)
+            attentionBackward(s.dqkv, s.attention, s.dnarrow, a.att, a.qkv, B: B, T: T, NH: heads,
+                              HS: dims.headSize)
+            linearBackward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: 3 * width)
+            try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             layerNormBackward(s.dresidual, dw.ln1w, dw.ln1b, s.dnarrow, residualIn, w.ln1w,
                               a.ln1Mean, a.ln1Rstd, N: BT, C: C)
             blockDone(l)
         }
+        guard let wte, let wpe else { return }
         if let dropout {
             dropout.mask.apply(s.dresidual, s.dresidual, N: BT * C, counterBase: dropout.counterBase(
                 site: 0, sites: dropoutSites, elementsPerSequence: T * C))
         }
-        embeddingBackward(g + wte, g + wpe, s.dresidual, tokens, B: B, T: T, C: C)
+        embeddingBackward(g + wte, g + wpe, s.dresidual, tokens, B: B, T: T, C: C,
+                          vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
     }
 }

@@ -33,6 +33,8 @@ public final class ParameterStore: @unchecked Sendable {
         grads.deallocate()
     }
 
+    public func contains(_ name: String) -> Bool { indexByName[name] != nil }
+
     public func index(of name: String) -> Int {
         guard let i = indexByName[name] else { preconditionFailure("no parameter named \(name)") }
         return i

@@ -13,6 +13,9 @@ public struct ProcessGroups: Sendable {
     public let pipeline: Communicator
     /// All ranks of one dp replica (its tp × pp ranks): loss and gradient-norm reductions.
     public let modelParallel: Communicator
+    /// The first and last pipeline stages of one (dp, tp) position, which both hold the tied token
+    /// embedding and sum its gradients; nil on middle stages and without pipeline parallelism.
+    public let embedding: Communicator?
 
     public init(layout: Layout, world: Communicator) throws(MPIError) {
         precondition(world.size == layout.degrees.worldSize && world.rank == layout.rank,
@@ -24,5 +27,8 @@ public struct ProcessGroups: Sendable {
         data = try world.split(color: layout.ppIndex * layout.tp + layout.tpIndex, key: layout.dpIndex)!
         pipeline = try world.split(color: layout.dpIndex * layout.tp + layout.tpIndex, key: layout.ppIndex)!
         modelParallel = try world.split(color: layout.dpIndex, key: layout.ppIndex * layout.tp + layout.tpIndex)!
+        let holdsEmbedding = layout.pp > 1 && (layout.isFirstStage || layout.isLastStage)
+        embedding = try world.split(color: holdsEmbedding ? layout.dpIndex * layout.tp + layout.tpIndex : nil,
+                                    key: layout.ppIndex)
     }
 }

@@ -72,10 +72,11 @@ public final class TextSampler {
         var probabilities = [Float](repeating: 0, count: V)
         for i in 0..<count {
             let window = Array(context.suffix(blockSize))
-            window.withUnsafeBufferPointer {
-                _ = model.forward(activations, tokens: $0.baseAddress!, targets: nil, T: window.count)
+            try window.withUnsafeBufferPointer {
+                _ = try model.forward(activations, tokens: $0.baseAddress!, targets: nil, T: window.count)
             }
-            let last = activations.logits + (window.count - 1) * V
+            let logits = try model.fullLogits(activations)
+            let last = logits.values + (window.count - 1) * logits.ld
             context.append(Int32(pick(logits: last, V: V, into: &probabilities, settings: settings,
                                       uniform: rng.uniform(UInt64(i)))))
         }

@@ -16,9 +16,10 @@ public final class Trainer {
     let sync: GradientSync
     let sampler: BatchSampler
     let schedule: LearningRateSchedule
-    let activations: GPTActivations
-    let inputs: UnsafeMutablePointer<Int32>
-    let targets: UnsafeMutablePointer<Int32>
+    let pipeline: PipelineRunner
+    /// Flat gradient ranges that count toward the global norm: replicated tensors once per
+    /// replica (tensor rank 0; the tied embedding on the first stage only).
+    private let normRanges: [Range<Int>]
     private var metrics: MetricsLog?
 
     var config: TesseraConfig { setup.config }
@@ -28,8 +29,10 @@ public final class Trainer {
     public init(setup: TrainingSetup, groups: ProcessGroups) throws {
         self.setup = setup
         self.groups = groups
-        let config = setup.config
-        model = GPT(dims: setup.dims, seed: UInt64(config.run.seed))
+        let config = setup.config, layout = groups.layout
+        let partition = GPTPartition(layout: layout, dims: setup.dims)
+        model = GPT(dims: setup.dims, partition: partition, tensor: TensorParallelGroup(groups.tensor),
+                    seed: UInt64(config.run.seed))
         optimizer = AdamW(store: model.store, beta1: Float(config.train.beta1), beta2: Float(config.train.beta2),
                           weightDecay: Float(config.train.weightDecay))
         sync = try GradientSync(group: groups.data,
@@ -38,15 +41,22 @@ public final class Trainer {
                                batchSize: config.train.batchSize)
         schedule = LearningRateSchedule(maxLR: config.train.lr, minLR: config.train.minLR,
                                         warmupSteps: config.train.warmupSteps, totalSteps: config.train.steps)
-        let micro = setup.degrees.microbatchSize, T = config.model.blockSize
-        activations = model.makeActivations(batch: micro)
-        inputs = .allocate(capacity: micro * T)
-        targets = .allocate(capacity: micro * T)
-    }
-
-    deinit {
-        inputs.deallocate()
-        targets.deallocate()
+        let plan = PipelinePlan(schedule: config.parallel.schedule, stage: layout.ppIndex, stages: layout.pp,
+                                microbatches: setup.degrees.microbatches)
+        pipeline = PipelineRunner(model: model, plan: plan, pipeline: groups.pipeline,
+                                  microbatchSize: setup.degrees.microbatchSize)
+        let store = model.store
+        normRanges = store.specs.indices.filter { i in
+            let spec = store.specs[i]
+            let tiedCopy = spec.name == GPTParameterName.tokenEmbedding && !partition.hasEmbedding
+            return !tiedCopy && (spec.shards > 1 || partition.tpRank == 0)
+        }.map { store.range(of: $0) }.reduce(into: []) { merged, range in
+            if let previous = merged.last, previous.upperBound == range.lowerBound {
+                merged[merged.count - 1] = previous.lowerBound..<range.upperBound
+            } else {
+                merged.append(range)
+            }
+        }
     }
 
     /// Runs every step; returns when training is complete and model.h5 is written.
@@ -55,19 +65,19 @@ public final class Trainer {
         if isLogger {
             try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
             metrics = try MetricsLog(path: runDir + "/metrics.jsonl", append: false)
-            printStartup()
         }
+        try printStartup()
         let steps = config.train.steps
         let tokensPerStep = Double(config.train.batchSize * config.model.blockSize)
         let started = MPIEnvironment.wallTime()
         for step in 1...steps {
             let stepStart = MPIEnvironment.wallTime()
-            let loss = try trainStep(step)
+            let loss = try computeGradients(step: step)
             guard loss.isFinite else {  // every rank sees the same all-reduced loss and stops alike
                 throw RunError("loss is \(loss) at step \(step) (fp32); lower train.lr or check the data",
                                seenByEveryRank: true)
             }
-            let (gradNorm, gradScale) = clipping()
+            let (gradNorm, gradScale) = try clipping()
             let lr = schedule.rate(atStep: step)
             optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
             let seconds = MPIEnvironment.wallTime() - stepStart
@@ -88,51 +98,68 @@ public final class Trainer {
                               path: runDir + "/model.h5")
     }
 
-    /// Forward and backward over this replica's microbatches; returns the global mean loss.
-    private func trainStep(_ step: Int) throws -> Double {
-        // Gradients start at zero: AdamW consumed the previous step's.
-        let store = model.store
-        let count = degrees.microbatches
+    /// Forward and backward over this replica's microbatches, gradients summed across replicas
+    /// (and between the two copies of the tied embedding); returns the global mean loss. Gradients
+    /// must start at zero (AdamW consumes them).
+    public func computeGradients(step: Int) throws -> Double {
         let dloss = 1 / Float(config.train.batchSize * config.model.blockSize)
-        var lossSum: Double = 0
-        for m in 0..<count {
-            let sequences = microbatchSequences(m)
-            sampler.fill(step: step, sequences: sequences, inputs: inputs, targets: targets)
-            let dropout = dropoutContext(step: step, firstSequence: sequences.lowerBound)
-            lossSum += model.forward(activations, tokens: inputs, targets: targets, dropout: dropout)
-            let isLast = m == count - 1
-            model.backward(activations, tokens: inputs, targets: targets, dloss: dloss, dropout: dropout) { layer in
-                if isLast { sync.reduce(model.blockRange(layer)) }
-            }
+        let lossSum = try pipeline.train(microbatches(step: step, evaluationBatch: nil), dloss: dloss) { layer in
+            sync.reduce(model.blockRange(layer))
         }
-        // Embeddings and the final norm complete last; they are the remaining two ranges.
-        let blocks = model.dims.nLayer > 0
-            ? model.blockRange(0).lowerBound..<model.blockRange(model.dims.nLayer - 1).upperBound
-            : store.count..<store.count
-        sync.reduce(0..<blocks.lowerBound)
-        sync.reduce(blocks.upperBound..<store.count)
+        // Embeddings and the final norm complete last.
+        for range in model.nonBlockRanges { sync.reduce(range) }
         try sync.finish()
-        let total = try groups.world.allReduce(lossSum, op: .sum) / Double(degrees.tp * degrees.pp)
-        return total / Double(config.train.batchSize * config.model.blockSize)
+        if let embedding = groups.embedding, let range = model.tokenEmbeddingRange {
+            try embedding.allReduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum)
+        }
+        return try globalMean(lossSum, batches: 1)
     }
 
-    /// Global sequence indices of this replica's microbatch `m`.
-    private func microbatchSequences(_ m: Int) -> Range<Int> {
-        let first = groups.layout.replicaSequences.lowerBound + m * degrees.microbatchSize
-        return first..<(first + degrees.microbatchSize)
+    /// On world rank 0, the full gradient tensors assembled from every rank's shards (after
+    /// `computeGradients`); nil elsewhere. Every rank must call it.
+    public func gatherGradients() throws -> FullTensors? {
+        try ParameterGather.gather(.gradients, model: model, groups: groups)
     }
 
-    private func dropoutContext(step: Int, firstSequence: Int) -> DropoutContext? {
-        guard config.model.dropout > 0 else { return nil }
-        return DropoutContext(probability: Float(config.model.dropout), seed: UInt64(config.run.seed),
-                              step: step, firstSequence: firstSequence, globalBatch: config.train.batchSize)
+    /// The gradients this rank holds, in the parameter store's layout.
+    public var gradients: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: model.store.grads, count: model.store.count)
+    }
+
+    /// Mean token loss over `batches` global batches from the last stage's per-rank sums (each
+    /// tensor rank there holds the same sum).
+    private func globalMean(_ lossSum: Double, batches: Int) throws -> Double {
+        let total = try groups.world.allReduce(lossSum, op: .sum) / Double(degrees.tp)
+        return total / Double(batches * config.train.batchSize * config.model.blockSize)
+    }
+
+    /// The sampler's view of this replica's microbatches: training batch `step`, or validation
+    /// batch `evaluationBatch`.
+    private func microbatches(step: Int, evaluationBatch: Int?) -> PipelineRunner.Microbatch {
+        let first = groups.layout.replicaSequences.lowerBound, size = degrees.microbatchSize
+        let (sampler, config) = (self.sampler, self.config)
+        return PipelineRunner.Microbatch(
+            fill: { m, inputs, targets in
+                let sequences = (first + m * size)..<(first + (m + 1) * size)
+                if let evaluationBatch {
+                    sampler.fillEval(batch: evaluationBatch, sequences: sequences, inputs: inputs, targets: targets)
+                } else {
+                    sampler.fill(step: step, sequences: sequences, inputs: inputs, targets: targets)
+                }
+            },
+            dropout: { m in
+                guard config.model.dropout > 0, evaluationBatch == nil else { return nil }
+                return DropoutContext(probability: Float(config.model.dropout), seed: UInt64(config.run.seed),
+                                      step: step, firstSequence: first + m * size, globalBatch: config.train.batchSize)
+            })
     }
 
     /// Global gradient norm before clipping, and the factor that brings it down to `grad_clip`
     /// (1 when below); the optimizer applies the factor as it reads the gradients.
-    private func clipping() -> (norm: Double, scale: Float) {
-        let store = model.store
-        let norm = sumOfSquares(store.grads, N: store.count).squareRoot()
+    private func clipping() throws -> (norm: Double, scale: Float) {
+        let grads = model.store.grads
+        let local = normRanges.reduce(0) { $0 + sumOfSquares(grads + $1.lowerBound, N: $1.count) }
+        let norm = try groups.modelParallel.allReduce(local, op: .sum).squareRoot()
         let clip = config.train.gradClip
         return (norm, clip > 0 && norm > clip ? Float(clip / (norm + 1e-6)) : 1)
     }
@@ -141,14 +168,9 @@ public final class Trainer {
     private func evaluate() throws -> Double {
         var lossSum: Double = 0
         for batch in 0..<config.train.evalSteps {
-            for m in 0..<degrees.microbatches {
-                let sequences = microbatchSequences(m)
-                sampler.fillEval(batch: batch, sequences: sequences, inputs: inputs, targets: targets)
-                lossSum += model.forward(activations, tokens: inputs, targets: targets)
-            }
+            lossSum += try pipeline.evaluate(microbatches(step: 0, evaluationBatch: batch))
         }
-        let total = try groups.world.allReduce(lossSum, op: .sum) / Double(degrees.tp * degrees.pp)
-        return total / Double(config.train.evalSteps * config.train.batchSize * config.model.blockSize)
+        return try globalMean(lossSum, batches: config.train.evalSteps)
     }
 
     private func log(step: Int, loss: Double, lr: Double, gradNorm: Double, seconds: Double,
@@ -167,11 +189,17 @@ public final class Trainer {
             + "ETA \(formatDuration(eta))")
     }
 
-    private func printStartup() {
-        let c = config, d = degrees
-        let parameters = model.store.specs.reduce(0) { $0 + $1.globalCount }
+    /// Derived figures, once, from rank 0; activation memory is gathered from every stage.
+    private func printStartup() throws {
+        let memory = try groups.world.allGather([Double(pipeline.activationBytes)])
+        guard isLogger else { return }
+        let c = config, d = degrees, layout = groups.layout
+        let parameters = model.dims.parameterSpecs().reduce(0) { $0 + $1.globalCount }
         let tokensPerStep = c.train.batchSize * c.model.blockSize
-        let lines = [
+        let stageMemory = (0..<d.pp).map { stage in
+            formatBytes(memory[layout.rank(pp: stage, dp: 0, tp: 0)])
+        }.joined(separator: ", ")
+        var lines = [
             "tessera: \(d.worldSize) rank\(d.worldSize == 1 ? "" : "s") = dp \(d.dp) × pp \(d.pp) × tp \(d.tp)"
                 + (d.ep > 1 ? " (ep \(d.ep))" : "") + ", \(d.microbatches) microbatch\(d.microbatches == 1 ? "" : "es") of \(d.microbatchSize) per replica",
             "tessera: model \(c.model.nLayer) layers, \(c.model.nHead) heads, \(c.model.nEmbd) channels, "
@@ -179,6 +207,11 @@ public final class Trainer {
             "tessera: \(tokensPerStep) tokens per step (batch \(c.train.batchSize) × block \(c.model.blockSize)), "
                 + "\(c.train.steps) steps, \(formatCount(tokensPerStep * c.train.steps)) tokens; "
                 + "corpus \(formatCount(setup.corpus.train.count)) train / \(formatCount(setup.corpus.val.count)) val tokens",
+        ]
+        if d.pp > 1 {
+            lines.append("tessera: pipeline \(c.parallel.schedule.rawValue), activation memory per stage: \(stageMemory)")
+        }
+        lines += [
             "tessera: OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank",
             "tessera: writing \(c.run.dir)/metrics.jsonl",
         ]
@@ -208,6 +241,12 @@ func formatDuration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m"
         : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+}
+
+func formatBytes(_ bytes: Double) -> String {
+    bytes >= 0x1p30 ? String(format: "%.2f GiB", bytes / 0x1p30)
+        : bytes >= 0x1p20 ? String(format: "%.1f MiB", bytes / 0x1p20)
+        : String(format: "%.1f KiB", bytes / 1024)
 }
 
 func formatCount(_ n: Int) -> String {

@@ -31,8 +31,6 @@ public struct TrainingSetup: Sendable {
     /// Features of the contract that later work brings; refused up front rather than half-run.
     private static func checkImplemented(_ config: TesseraConfig) throws {
         let pending: [(Bool, String)] = [
-            (config.parallel.tp > 1, "parallel.tp > 1 (tensor parallelism) is not available yet"),
-            (config.parallel.pp > 1, "parallel.pp > 1 (pipeline parallelism) is not available yet"),
             (config.model.nExperts > 0, "model.n_experts > 0 (mixture of experts) is not available yet"),
             (config.parallel.zero != 0, "parallel.zero = 1 (sharded optimizer state) is not available yet"),
             (config.precision.compute != .fp32, "precision.compute = bf16 is not available yet"),

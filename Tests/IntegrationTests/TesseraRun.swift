@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the built `tessera` executable (under mpirun) on a temporary run directory and reads back
 /// what it wrote: the pieces the training tests share.
@@ -57,5 +58,25 @@ enum Tessera {
         for override in tinyModel + overrides { arguments += ["--set", override] }
         let result = runMPI(np: np, executable: executable, arguments: arguments, timeout: timeout)
         return TesseraRun(status: result.status, stdout: result.stdout, stderr: result.stderr, runDir: runDir)
+    }
+}
+
+/// The determinism rule: on another layout the loss curve (and the validation losses, when
+/// logged) equals the single-rank one up to floating-point summation order.
+func expectSameCurve(_ run: TesseraRun, as reference: TesseraRun, steps: Int = 12, tolerance: Double = 2e-4,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(run.status == 0, "exit \(run.status): \(run.stderr)", sourceLocation: sourceLocation)
+    #expect(reference.losses.count == steps, "reference logged \(reference.losses.count) of \(steps) steps",
+            sourceLocation: sourceLocation)
+    #expect(run.losses.count == steps, "logged \(run.losses.count) of \(steps) steps: \(run.stderr)",
+            sourceLocation: sourceLocation)
+    #expect(run.valLosses.count == reference.valLosses.count, sourceLocation: sourceLocation)
+    for (key, curve, expected) in [("loss", run.losses, reference.losses), ("val_loss", run.valLosses, reference.valLosses)] {
+        for (step, value) in expected.sorted(by: { $0.key < $1.key }) {
+            guard let actual = curve[step] else { continue }
+            let relative = abs(actual - value) / abs(value)
+            #expect(relative <= tolerance, "\(key) at step \(step): \(actual) vs single-rank \(value)",
+                    sourceLocation: sourceLocation)
+        }
     }
 }

@@ -1,4 +1,5 @@
-// tessera-mpi-check: runs every wrapper of the MPI module on all ranks of `mpirun -np N` and
+// tessera-mpi-check: runs every wrapper of the MPI module (and the tensor-parallel region
+// operations built on them) on all ranks of `mpirun -np N` and
 // compares each result with the value rank arithmetic predicts.
 //
 // Success: rank 0 prints `mpi-check: ok (N ranks)` and every rank exits 0. A wrong value: every
@@ -10,6 +11,7 @@ import Glibc
 import Darwin
 #endif
 import MPI
+import Parallel
 
 /// Collects failed expectations; checking never changes which MPI calls a rank makes, so ranks
 /// stay in step even when values are wrong.
@@ -281,6 +283,32 @@ func checkErrors(_ world: Communicator, _ c: inout Checker) {
     }
 }
 
+/// Megatron's region operations on the whole world as one tensor group: reduce-from-region and
+/// copy-to-region's backward sum, gather-from-region puts rank k's columns k-th, scatter-to-region
+/// takes them back out.
+func checkTensorRegions(_ world: Communicator, _ c: inout Checker) throws(MPIError) {
+    let group = TensorParallelGroup(world)
+    let (rank, size, rows, columns) = (world.rank, world.size, 3, 2)
+    var summed: [Float] = [Float(rank), 1]
+    try group.reduceFromRegion(&summed, count: 2)
+    c.equal(summed, [Float(size * (size - 1) / 2), Float(size)], "reduceFromRegion")
+    var maxima: [Float] = [Float(rank), -Float(rank)]
+    try group.maximum(&maxima, count: 2)
+    c.equal(maxima, [Float(size - 1), 0], "tensor maximum")
+    // Element (r, j) of rank k's block is 100·r + 10·k + j.
+    let local = (0..<(rows * columns)).map { Float(100 * ($0 / columns) + 10 * rank + $0 % columns) }
+    var full = [Float](repeating: -1, count: rows * columns * size)
+    try group.gatherFromRegion(local: local, full: &full, rows: rows, columns: columns)
+    let expected = (0..<(rows * columns * size)).map { i -> Float in
+        let (r, column) = (i / (columns * size), i % (columns * size))
+        return Float(100 * r + 10 * (column / columns) + column % columns)
+    }
+    c.equal(full, expected, "gatherFromRegion")
+    var back = [Float](repeating: -1, count: rows * columns)
+    group.scatterToRegion(full: full, local: &back, rows: rows, columns: columns)
+    c.equal(back, local, "scatterToRegion after gatherFromRegion")
+}
+
 let world = Communicator.world
 var checker = Checker()
 do throws(MPIError) {
@@ -303,6 +331,7 @@ do throws(MPIError) {
     try checkNonBlocking(world, &checker)
     try checkSplit(world, &checker)
     try checkAgreement(world, &checker)
+    try checkTensorRegions(world, &checker)
     checkErrors(world, &checker)
 
     for failure in checker.failures.prefix(10) {

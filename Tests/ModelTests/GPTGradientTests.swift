@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test(arguments: [Float(0), 0.1])
-    func backwardMatchesFiniteDifferencesForEveryParameter(dropout p: Float) {
+    func backwardMatchesFiniteDifferencesForEveryParameter(dropout p: Float) throws {
         var rng = SplitMix64(state: 7)
         let model = GPT(dims: Self.dims, seed: 1)
         Self.randomize(model, rng: &rng)
@@ -81,20 +81,20 @@ import Testing
         let acts = model.makeActivations(batch: Self.B)
         let dropout = Self.dropoutContext(p)
         let store = model.store
-        func loss() -> Double {
-            model.forward(acts, tokens: batch.tokens, targets: batch.targets, dropout: dropout)
+        func loss() throws -> Double {
+            try model.forward(acts, tokens: batch.tokens, targets: batch.targets, dropout: dropout)
         }
-        _ = loss()
+        _ = try loss()
         store.zeroGrads()
-        model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1, dropout: dropout)
+        try model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1, dropout: dropout)
 
-        func difference(_ j: Int, _ step: Float) -> Double {
+        func difference(_ j: Int, _ step: Float) throws -> Double {
             let original = store.values[j]
             let up = original + step, down = original - step
             store.values[j] = up
-            let lossUp = loss()
+            let lossUp = try loss()
             store.values[j] = down
-            let lossDown = loss()
+            let lossDown = try loss()
             store.values[j] = original
             return (lossUp - lossDown) / (Double(up) - Double(down))
         }
@@ -108,7 +108,7 @@ import Testing
             var worst = (index: 0, analytic: 0.0, numeric: 0.0, error: -1.0)
             var largest = 0.0
             for j in indices {
-                let numeric = (4 * difference(j, Self.h / 2) - difference(j, Self.h)) / 3
+                let numeric = (4 * (try difference(j, Self.h / 2)) - (try difference(j, Self.h))) / 3
                 let analytic = Double(store.grads[j])
                 let error = abs(analytic - numeric) / max(abs(analytic) + abs(numeric), Self.floor)
                 if error > worst.error { worst = (j - range.lowerBound, analytic, numeric, error) }
@@ -123,15 +123,15 @@ import Testing
     /// Adding one vector to every key shifts all of a query's scores by the same amount, which softmax
     /// ignores: the key third of the QKV bias has zero gradient. (Finite differences see only noise
     /// there, so this is checked on its own, exactly.)
-    @Test func keyBiasGetsNoGradient() {
+    @Test func keyBiasGetsNoGradient() throws {
         var rng = SplitMix64(state: 23)
         let model = GPT(dims: Self.dims, seed: 5)
         Self.randomize(model, rng: &rng)
         let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
         let acts = model.makeActivations(batch: Self.B)
-        model.forward(acts, tokens: batch.tokens, targets: batch.targets)
+        try model.forward(acts, tokens: batch.tokens, targets: batch.targets)
         model.store.zeroGrads()
-        model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1)
+        try model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1)
         let C = Self.dims.nEmbd
         for layer in 0..<Self.dims.nLayer {
             let bias = model.store.grad(GPTParameterName.block(layer, .qkvBias))
@@ -140,28 +140,28 @@ import Testing
         }
     }
 
-    @Test func lossAtInitialisationIsLnVPerToken() {
+    @Test func lossAtInitialisationIsLnVPerToken() throws {
         var rng = SplitMix64(state: 11)
         let model = GPT(dims: Self.dims, seed: 1337)
         let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
         let acts = model.makeActivations(batch: Self.B)
-        let loss = model.forward(acts, tokens: batch.tokens, targets: batch.targets)
+        let loss = try model.forward(acts, tokens: batch.tokens, targets: batch.targets)
         let perToken = loss / Double(batch.count)
         #expect(abs(perToken - log(Double(Self.dims.vocabSize))) < 0.02, "loss per token \(perToken)")
     }
 
     /// blockDone(l) fires for l = L−1 down to 0, and when it fires block l's gradients are final.
-    @Test func blockDoneFiresFromTheLastLayerDownWithFinishedGradients() {
+    @Test func blockDoneFiresFromTheLastLayerDownWithFinishedGradients() throws {
         var rng = SplitMix64(state: 13)
         let model = GPT(dims: Self.dims, seed: 2)
         Self.randomize(model, rng: &rng)
         let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
         let acts = model.makeActivations(batch: Self.B)
-        model.forward(acts, tokens: batch.tokens, targets: batch.targets)
+        try model.forward(acts, tokens: batch.tokens, targets: batch.targets)
         model.store.zeroGrads()
         var order: [Int] = []
         var atCallback: [Int: [Float]] = [:]
-        model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1) { layer in
+        try model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1) { layer in
             order.append(layer)
             atCallback[layer] = model.blockRange(layer).map { model.store.grads[$0] }
         }
@@ -172,7 +172,7 @@ import Testing
     }
 
     /// Parameter gradients use +=: two forward/backward passes give twice one pass's gradient.
-    @Test func gradientsAccumulateAcrossBackwardCalls() {
+    @Test func gradientsAccumulateAcrossBackwardCalls() throws {
         var rng = SplitMix64(state: 17)
         let model = GPT(dims: Self.dims, seed: 3)
         Self.randomize(model, rng: &rng)
@@ -183,8 +183,8 @@ import Testing
         store.zeroGrads()
         var once: [Float] = []
         for pass in 0..<2 {
-            model.forward(acts, tokens: batch.tokens, targets: batch.targets, dropout: dropout)
-            model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1, dropout: dropout)
+            try model.forward(acts, tokens: batch.tokens, targets: batch.targets, dropout: dropout)
+            try model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1, dropout: dropout)
             if pass == 0 { once = Array(UnsafeBufferPointer(start: store.grads, count: store.count)) }
         }
         let worst = (0..<store.count).map { abs(store.grads[$0] - 2 * once[$0]) / max(abs(once[$0]), 1) }.max()!
@@ -193,18 +193,18 @@ import Testing
 
     /// The dropout mask is a function of the context: the same context gives the same loss, another
     /// step another one.
-    @Test func dropoutIsDeterministicPerStep() {
+    @Test func dropoutIsDeterministicPerStep() throws {
         var rng = SplitMix64(state: 19)
         let model = GPT(dims: Self.dims, seed: 4)
         Self.randomize(model, rng: &rng)
         let batch = Batch(B: Self.B, T: Self.dims.blockSize, V: Self.dims.vocabSize, rng: &rng)
         let acts = model.makeActivations(batch: Self.B)
-        func loss(step: Int) -> Double {
-            model.forward(acts, tokens: batch.tokens, targets: batch.targets,
+        func loss(step: Int) throws -> Double {
+            try model.forward(acts, tokens: batch.tokens, targets: batch.targets,
                           dropout: DropoutContext(probability: 0.1, seed: 99, step: step, firstSequence: 0, globalBatch: 2))
         }
-        #expect(loss(step: 1) == loss(step: 1))
-        #expect(loss(step: 1) != loss(step: 2))
-        #expect(loss(step: 1) != model.forward(acts, tokens: batch.tokens, targets: batch.targets))
+        #expect(try loss(step: 1) == loss(step: 1))
+        #expect(try loss(step: 1) != loss(step: 2))
+        #expect(try loss(step: 1) != model.forward(acts, tokens: batch.tokens, targets: batch.targets))
     }
 }
