@@ -21,7 +21,7 @@ public final class GPT {
     public let dims: GPTDimensions
     public let partition: GPTPartition
     public let store: ParameterStore
-    let tensor: TensorParallelGroup
+    public let tensor: TensorParallelGroup
     private let blockOffsets: [[BlockLeaf: Int]]
     private let wte, wpe, lnfw, lnfb: Int?
     private var scratch: GPTGradientScratch?

@@ -12,6 +12,8 @@ public struct TensorParallelGroup: Sendable {
     let communicator: Communicator?
     public let rank: Int
     public let size: Int
+    /// Time spent in this group's collectives.
+    public let communicationTime = TimeAccount()
 
     public init(_ communicator: Communicator) {
         self.communicator = communicator.size > 1 ? communicator : nil
@@ -26,7 +28,7 @@ public struct TensorParallelGroup: Sendable {
     }
 
     /// No partners: the whole layer on this rank.
-    public static let single = TensorParallelGroup()
+    public static var single: TensorParallelGroup { TensorParallelGroup() }
 
     /// Backward of copy-to-region: the input gradients of a column-parallel layer, one partial
     /// sum per rank, summed in place.
@@ -42,13 +44,17 @@ public struct TensorParallelGroup: Sendable {
     /// Element-wise maximum across the group, in place (vocabulary-parallel softmax).
     public func maximum(_ values: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         guard let communicator else { return }
-        try communicator.allReduce(UnsafeMutableBufferPointer(start: values, count: count), op: .max)
+        try communicationTime.measure { () throws(MPIError) in
+            try communicator.allReduce(UnsafeMutableBufferPointer(start: values, count: count), op: .max)
+        }
     }
 
     /// Element-wise sum across the group, in place.
     public func sum(_ values: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         guard let communicator else { return }
-        try communicator.allReduce(UnsafeMutableBufferPointer(start: values, count: count), op: .sum)
+        try communicationTime.measure { () throws(MPIError) in
+            try communicator.allReduce(UnsafeMutableBufferPointer(start: values, count: count), op: .sum)
+        }
     }
 
     /// Gather-from-region: `local` (rows, columns) from every rank become `full`

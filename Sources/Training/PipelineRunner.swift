@@ -17,6 +17,9 @@ final class PipelineRunner {
     private let inputs: UnsafeMutablePointer<Int32>
     private let targets: UnsafeMutablePointer<Int32>
     private let tokensPerMicrobatch: Int
+    /// Time in forward and backward; the rest of a step is the pipeline bubble, the transfers and
+    /// the gradient reductions.
+    let computeTime = TimeAccount()
 
     init(model: GPT, plan: PipelinePlan, pipeline: Communicator, microbatchSize: Int) {
         self.model = model
@@ -66,15 +69,19 @@ final class PipelineRunner {
             case .forward(let m):
                 let (tokens, targets) = (self.tokens(m), self.targets(m))
                 batch.fill(m, tokens, targets)
-                lossSum += try model.forward(slot(m), tokens: tokens, targets: targets, dropout: batch.dropout(m))
+                lossSum += try computeTime.measure { () throws(MPIError) in
+                    try model.forward(slot(m), tokens: tokens, targets: targets, dropout: batch.dropout(m))
+                }
             case .sendForward(let m):
                 try pipeline.send(UnsafeBufferPointer(output(m)), to: plan.stage + 1)
             case .recvBackward:
                 try pipeline.recv(gradient, from: plan.stage + 1)
             case .backward(let m):
-                try model.backward(slot(m), tokens: tokens(m), targets: targets(m), dloss: dloss,
-                                   dropout: batch.dropout(m)) { layer in
-                    if m == last { blockDone(layer) }
+                try computeTime.measure { () throws(MPIError) in
+                    try model.backward(slot(m), tokens: tokens(m), targets: targets(m), dloss: dloss,
+                                       dropout: batch.dropout(m)) { layer in
+                        if m == last { blockDone(layer) }
+                    }
                 }
             case .sendBackward:
                 try pipeline.send(UnsafeBufferPointer(gradient), to: plan.stage - 1)

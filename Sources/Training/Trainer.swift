@@ -21,6 +21,10 @@ public final class Trainer {
     /// replica (tensor rank 0; the tied embedding on the first stage only).
     private let normRanges: [Range<Int>]
     private var metrics: MetricsLog?
+    /// Per-step shares of time: pipeline idle (outside forward and backward, of the part of the step
+    /// before the optimizer, which ends in an all-reduce every rank joins) and tensor-parallel
+    /// communication (of the whole step); medians reported at the end.
+    private var idleShares: [Double] = [], tensorShares: [Double] = []
 
     var config: TesseraConfig { setup.config }
     var degrees: ParallelDegrees { setup.degrees }
@@ -72,7 +76,9 @@ public final class Trainer {
         let started = MPIEnvironment.wallTime()
         for step in 1...steps {
             let stepStart = MPIEnvironment.wallTime()
+            _ = (pipeline.computeTime.take(), model.tensor.communicationTime.take())
             let loss = try computeGradients(step: step)
+            let pipelineSeconds = MPIEnvironment.wallTime() - stepStart
             guard loss.isFinite else {  // every rank sees the same all-reduced loss and stops alike
                 throw RunError("loss is \(loss) at step \(step) (fp32); lower train.lr or check the data",
                                seenByEveryRank: true)
@@ -81,6 +87,10 @@ public final class Trainer {
             let lr = schedule.rate(atStep: step)
             optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
             let seconds = MPIEnvironment.wallTime() - stepStart
+            if step > 1 || steps == 1 {  // the first step also warms caches and allocators
+                idleShares.append(1 - pipeline.computeTime.take() / pipelineSeconds)
+                tensorShares.append(model.tensor.communicationTime.take() / seconds)
+            }
             if step % config.train.logEvery == 0 || step == steps {
                 try log(step: step, loss: loss, lr: lr, gradNorm: gradNorm, seconds: seconds,
                         tokensPerStep: tokensPerStep, elapsed: MPIEnvironment.wallTime() - started)
@@ -94,10 +104,29 @@ public final class Trainer {
                 }
             }
         }
+        try printTimeShares()
         try ModelExport.write(model: model, setup: setup, groups: groups, step: steps,
                               path: runDir + "/model.h5")
     }
 
+    /// Where the layout's time went, from every rank: each stage's idle share (the bubble, set
+    /// against its theoretical value) and the tensor-parallel communication share.
+    private func printTimeShares() throws {
+        let d = degrees, layout = groups.layout
+        let shares = try groups.world.allGather([median(idleShares), median(tensorShares)])
+        guard isLogger else { return }
+        func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
+        if d.pp > 1 {
+            let idle = (0..<d.pp).map { percent(shares[2 * layout.rank(pp: $0, dp: 0, tp: 0)]) }
+            let theory = Double(d.pp - 1) / Double(d.microbatches + d.pp - 1)
+            progress("tessera: pipeline idle per stage (median over steps): \(idle.joined(separator: ", ")); "
+                + "bubble (pp − 1)/(microbatches + pp − 1) = \(percent(theory))")
+        }
+        if d.tp > 1 {
+            let tensor = (0..<d.worldSize).map { shares[2 * $0 + 1] }
+            progress("tessera: tensor-parallel communication: \(percent(median(tensor))) of step time (median over steps and ranks)")
+        }
+    }
     /// Forward and backward over this replica's microbatches, gradients summed across replicas
     /// (and between the two copies of the tied embedding); returns the global mean loss. Gradients
     /// must start at zero (AdamW consumes them).
@@ -241,6 +270,13 @@ func formatDuration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m"
         : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+}
+
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2]
+        : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 func formatBytes(_ bytes: Double) -> String {

@@ -61,8 +61,9 @@ enum Tessera {
     }
 }
 
-/// The determinism rule: on another layout the loss curve (and the validation losses, when
-/// logged) equals the single-rank one up to floating-point summation order.
+/// The determinism rule: on another layout the loss curve, the gradient norms (replicated tensors
+/// counted once) and the validation losses, when logged, equal the single-rank ones up to
+/// floating-point summation order.
 func expectSameCurve(_ run: TesseraRun, as reference: TesseraRun, steps: Int = 12, tolerance: Double = 2e-4,
                      sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(run.status == 0, "exit \(run.status): \(run.stderr)", sourceLocation: sourceLocation)
@@ -71,7 +72,8 @@ func expectSameCurve(_ run: TesseraRun, as reference: TesseraRun, steps: Int = 1
     #expect(run.losses.count == steps, "logged \(run.losses.count) of \(steps) steps: \(run.stderr)",
             sourceLocation: sourceLocation)
     #expect(run.valLosses.count == reference.valLosses.count, sourceLocation: sourceLocation)
-    for (key, curve, expected) in [("loss", run.losses, reference.losses), ("val_loss", run.valLosses, reference.valLosses)] {
+    for key in ["loss", "grad_norm", "val_loss"] {
+        let curve = run.rows(key: key), expected = reference.rows(key: key)
         for (step, value) in expected.sorted(by: { $0.key < $1.key }) {
             guard let actual = curve[step] else { continue }
             let relative = abs(actual - value) / abs(value)
