@@ -22,15 +22,24 @@ public final class GPT {
     public let partition: GPTPartition
     public let store: ParameterStore
     public let tensor: TensorParallelGroup
+    /// The mixture-of-experts MLP shared by every block, when the model has experts.
+    let experts: MixtureOfExperts?
     private let blockOffsets: [[BlockLeaf: Int]]
+    /// Per local block, per local expert: offsets of its four parameters.
+    private let expertOffsets: [[[ExpertLeaf: Int]]]
+    /// Routing statistics summed over every forward with targets since the last `takeRoutingTotals`.
+    private var routingTotals: RoutingTotals
     private let wte, wpe, lnfw, lnfb: Int?
     private var scratch: GPTGradientScratch?
     /// Full logits gathered across the tensor group, for generation; allocated on first use.
     private var gatheredLogits: UnsafeMutablePointer<Float>?
 
-    public init(dims: GPTDimensions, partition: GPTPartition, tensor: TensorParallelGroup = .single, seed: UInt64) {
+    public init(dims: GPTDimensions, partition: GPTPartition, tensor: TensorParallelGroup = .single,
+                experts expertGroup: ExpertParallelGroup = .single, seed: UInt64) {
         precondition(tensor.size == partition.tpSize && tensor.rank == partition.tpRank,
                      "tensor group (\(tensor.rank) of \(tensor.size)) does not match the partition")
+        precondition(expertGroup.size == partition.epSize && expertGroup.rank == partition.epRank,
+                     "expert group (\(expertGroup.rank) of \(expertGroup.size)) does not match the partition")
         self.dims = dims
         self.partition = partition
         self.tensor = tensor
@@ -43,10 +52,21 @@ public final class GPT {
         lnfw = offset(GPTParameterName.finalNormWeight)
         lnfb = offset(GPTParameterName.finalNormBias)
         blockOffsets = partition.layers.map { l in
-            Dictionary(uniqueKeysWithValues: BlockLeaf.allCases.map {
-                ($0, s.offsets[s.index(of: GPTParameterName.block(l, $0))])
+            Dictionary(uniqueKeysWithValues: BlockLeaf.allCases.compactMap { leaf in
+                offset(GPTParameterName.block(l, leaf)).map { (leaf, $0) }
             })
         }
+        expertOffsets = partition.layers.map { l in
+            partition.localExperts(dims).map { e in
+                Dictionary(uniqueKeysWithValues: ExpertLeaf.allCases.map {
+                    ($0, s.offsets[s.index(of: GPTParameterName.expert(l, e, $0))])
+                })
+            }
+        }
+        experts = dims.experts.map {
+            MixtureOfExperts(settings: $0, group: expertGroup, tensor: tensor, C: dims.nEmbd)
+        }
+        routingTotals = RoutingTotals(layers: dims.nLayer, experts: dims.experts?.count ?? 0)
     }
 
     /// The whole model on one rank.
@@ -56,17 +76,27 @@ public final class GPT {
 
     deinit { gatheredLogits?.deallocate() }
 
-    /// Flat parameter range of global block `layer` (its gradient bucket); the block must be local.
+    /// Flat parameter range of global block `layer`'s dense parameters (its gradient bucket,
+    /// summed across data-parallel replicas); the block must be local.
     public func blockRange(_ layer: Int) -> Range<Int> {
         let first = store.index(of: GPTParameterName.block(layer, .ln1Weight))
-        let last = store.index(of: GPTParameterName.block(layer, .fcProjBias))
+        let last = store.index(of: GPTParameterName.block(layer, dims.experts == nil ? .fcProjBias : .routerWeight))
         return store.offsets[first]..<store.range(of: last).upperBound
+    }
+
+    /// Flat range of global block `layer`'s local experts, right after its dense parameters
+    /// (summed across the ranks that hold the same experts); empty without experts.
+    public func expertRange(_ layer: Int) -> Range<Int> {
+        let start = blockRange(layer).upperBound
+        let local = partition.localExperts(dims)
+        guard let last = local.last else { return start..<start }
+        return start..<store.range(of: store.index(of: GPTParameterName.expert(layer, last, .projBias))).upperBound
     }
 
     /// The flat ranges outside every block: embeddings before, final norm after (possibly empty).
     public var nonBlockRanges: [Range<Int>] {
         guard let first = partition.layers.first, let last = partition.layers.last else { return [0..<store.count] }
-        return [0..<blockRange(first).lowerBound, blockRange(last).upperBound..<store.count]
+        return [0..<blockRange(first).lowerBound, expertRange(last).upperBound..<store.count]
     }
 
     /// Flat range of the token embedding, when this rank holds it.
@@ -75,7 +105,24 @@ public final class GPT {
     }
 
     public func makeActivations(batch B: Int) -> GPTActivations {
-        GPTActivations(dims: dims, partition: partition, B: B, T: dims.blockSize)
+        let acts = GPTActivations(dims: dims, partition: partition, B: B, T: dims.blockSize)
+        if let experts {
+            for i in acts.blocks.indices { acts.blocks[i].routing = experts.makeRecord(B: B, T: dims.blockSize) }
+        }
+        return acts
+    }
+
+    /// Router and local expert pointers of local block i inside `base` (values or gradients).
+    private func expertWeights(_ base: FloatPointer, block i: Int) -> ExpertWeights {
+        ExpertWeights(router: BlockView(base, blockOffsets[i]).routerw, experts: expertOffsets[i].map {
+            (base + $0[.fcWeight]!, base + $0[.fcBias]!, base + $0[.projWeight]!, base + $0[.projBias]!)
+        })
+    }
+
+    /// The routing statistics of every forward with targets since the last call, then reset.
+    public func takeRoutingTotals() -> RoutingTotals {
+        defer { routingTotals = RoutingTotals(layers: dims.nLayer, experts: dims.experts?.count ?? 0) }
+        return routingTotals
     }
 
     /// Floats in a stage boundary transfer of one microbatch: the residual stream (B, T, C).
@@ -140,9 +187,15 @@ public final class GPT {
             }
             residualForward(a.residual2, residual, acts.branch, N: BT * C)
             layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, w.ln2w, w.ln2b, N: BT, C: C)
-            linearForward(a.fch, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
-            geluForward(a.fchGelu, a.fch, N: BT * 4 * width)
-            linearForward(acts.branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
+            if let experts, let routing = a.routing {
+                try experts.forward(routing, input: a.ln2, output: acts.branch, weights: expertWeights(p, block: i),
+                                    B: B, T: T)
+                if targets != nil { routingTotals.add(routing, layer: l) }
+            } else {
+                linearForward(a.fch, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
+                geluForward(a.fchGelu, a.fch, N: BT * 4 * width)
+                linearForward(acts.branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
+            }
             try tensor.reduceFromRegion(acts.branch, count: BT * C)
             if let dropout {
                 dropout.mask.apply(acts.branch, acts.branch, N: BT * C, counterBase: dropout.counterBase(
@@ -224,11 +277,19 @@ public final class GPT {
                     site: 2 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
                 dbranch = UnsafePointer(s.dbranch)
             }
-            linearBackward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
-                           BT: BT, C: 4 * width, OC: C)
-            geluBackward(s.dfch, s.dwide, a.fch, N: BT * 4 * width)
-            linearBackward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * width)
-            try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
+            if let experts, let routing = a.routing {
+                // Each sequence's balancing loss weighs coef / global batch, i.e. coef · dloss · T.
+                let auxScale = Float(experts.settings.auxLossCoefficient) * dloss * Float(T)
+                try experts.backward(routing, dOutput: dbranch, input: a.ln2, dInput: s.dnarrow,
+                                     weights: expertWeights(p, block: i), grads: expertWeights(g, block: i),
+                                     auxScale: auxScale, B: B, T: T)
+            } else {
+                linearBackward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
+                               BT: BT, C: 4 * width, OC: C)
+                geluBackward(s.dfch, s.dwide, a.fch, N: BT * 4 * width)
+                linearBackward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * width)
+                try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
+            }
             layerNormBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow, a.residual2, w.ln2w,
                               a.ln2Mean, a.ln2Rstd, N: BT, C: C)
             // Attention branch.
@@ -255,5 +316,28 @@ public final class GPT {
         }
         embeddingBackward(g + wte, g + wpe, s.dresidual, tokens, B: B, T: T, C: C,
                           vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
+    }
+}
+
+/// Routing statistics over some microbatches: for the balancing loss's value and the metrics.
+public struct RoutingTotals: Sendable {
+    /// Σ over sequences and layers of E · Σ_i f_i · P_i.
+    public var auxSum: Double = 0
+    /// (token, choice) assignments made, and those dropped for lack of capacity.
+    public var assignments = 0
+    public var dropped = 0
+    /// Kept assignments per (global layer, expert), row-major.
+    public var loads: [Int]
+
+    init(layers: Int, experts: Int) {
+        loads = Array(repeating: 0, count: layers * experts)
+    }
+
+    mutating func add(_ record: RoutingRecord, layer: Int) {
+        auxSum += record.auxSum
+        assignments += record.kept.count
+        dropped += record.dropped
+        let E = record.loads.count
+        for e in 0..<E { loads[layer * E + e] += record.loads[e] }
     }
 }

@@ -10,6 +10,8 @@ public final class GPTActivations {
     struct Block {
         var ln1, ln1Mean, ln1Rstd, qkv, att, atty, residual2: FloatPointer
         var ln2, ln2Mean, ln2Rstd, fch, fchGelu, residual3: FloatPointer
+        /// With experts: the layer's routing and expert activations (fch and fchGelu are empty).
+        var routing: RoutingRecord?
     }
 
     /// (B, T, C) the stage's input residual: the embeddings on the first stage, else what the
@@ -32,8 +34,9 @@ public final class GPTActivations {
         self.arena = arena
         let encodedID = arena.reserve(BT * C)
         let branchID = arena.reserve(BT * C)
+        let dense = dims.experts == nil ? BT * 4 * width : 0
         let perBlock = [BT * C, BT, BT, BT * 3 * width, B * heads * T * T, BT * width, BT * C,
-                        BT * C, BT, BT, BT * 4 * width, BT * 4 * width, BT * C]
+                        BT * C, BT, BT, dense, dense, BT * C]
         let blockIDs = partition.layers.map { _ in perBlock.map { arena.reserve($0) } }
         let tail = partition.hasHead ? [BT * C, BT, BT, BT * V, BT, BT, 2 * BT] : [0, 0, 0, 0, 0, 0, 0]
         let tailIDs = tail.map { arena.reserve($0) }
@@ -54,7 +57,9 @@ public final class GPTActivations {
     var stageOutput: FloatPointer { blocks.last?.residual3 ?? encoded }
 
     /// Bytes held, for memory reports.
-    public var byteCount: Int { arena.floatCount * MemoryLayout<Float>.stride }
+    public var byteCount: Int {
+        arena.floatCount * MemoryLayout<Float>.stride + blocks.reduce(0) { $0 + ($1.routing?.byteCount ?? 0) }
+    }
 }
 
 /// Gradient buffers for backward through one microbatch, shared by all microbatches in flight.

@@ -11,13 +11,19 @@ public struct GPTPartition: Sendable, Equatable {
     public let hasHead: Bool
     public let tpRank: Int
     public let tpSize: Int
+    /// Position in the expert-parallel group, which splits every layer's experts evenly.
+    public let epRank: Int
+    public let epSize: Int
 
-    public init(layers: Range<Int>, hasEmbedding: Bool, hasHead: Bool, tpRank: Int = 0, tpSize: Int = 1) {
+    public init(layers: Range<Int>, hasEmbedding: Bool, hasHead: Bool, tpRank: Int = 0, tpSize: Int = 1,
+                epRank: Int = 0, epSize: Int = 1) {
         self.layers = layers
         self.hasEmbedding = hasEmbedding
         self.hasHead = hasHead
         self.tpRank = tpRank
         self.tpSize = tpSize
+        self.epRank = epRank
+        self.epSize = epSize
     }
 
     /// Everything, on one rank.
@@ -29,7 +35,13 @@ public struct GPTPartition: Sendable, Equatable {
     public init(layout: Layout, dims: GPTDimensions) {
         self.init(layers: Layout.stageLayers(stage: layout.ppIndex, stages: layout.pp, layers: dims.nLayer),
                   hasEmbedding: layout.isFirstStage, hasHead: layout.isLastStage,
-                  tpRank: layout.tpIndex, tpSize: layout.tp)
+                  tpRank: layout.tpIndex, tpSize: layout.tp, epRank: layout.epIndex, epSize: layout.ep)
+    }
+
+    /// The experts (global indices) whose parameters this rank holds: a contiguous run.
+    public func localExperts(_ dims: GPTDimensions) -> Range<Int> {
+        let perRank = (dims.experts?.count ?? 0) / epSize
+        return (epRank * perRank)..<((epRank + 1) * perRank)
     }
 
     /// The vocabulary rounded up to a multiple of the tensor-parallel size.
@@ -47,11 +59,20 @@ public struct GPTPartition: Sendable, Equatable {
 
     /// The rank's parameters in memory order: embeddings, blocks, final norm. Split parameters are
     /// cut along their ParameterSpec split; the rest are replicated across the tensor group.
+    /// Megatron's split: QKV and the first MLP linear by output rows (column-parallel), the two
+    /// projections by input columns (row-parallel); norms, the router and the projections' biases
+    /// replicated. Experts are split the same way, and each rank holds only its local experts.
     public func parameterSpecs(_ dims: GPTDimensions) -> [ParameterSpec] {
-        let all = dims.parameterSpecs()
-        let blockNames = Set(layers.flatMap { l in BlockLeaf.allCases.map { GPTParameterName.block(l, $0) } })
+        var split: [String: Bool] = [:]
+        let leaves = BlockLeaf.attention + (dims.experts == nil ? BlockLeaf.denseMLP : [.routerWeight])
+        for l in layers {
+            for leaf in leaves { split[GPTParameterName.block(l, leaf)] = leaf.isTensorSplit }
+            for e in localExperts(dims) {
+                for leaf in ExpertLeaf.allCases { split[GPTParameterName.expert(l, e, leaf)] = leaf != .projBias }
+            }
+        }
         let padding = paddedVocab(dims) - dims.vocabSize
-        return all.compactMap { spec -> ParameterSpec? in
+        return dims.parameterSpecs().compactMap { spec -> ParameterSpec? in
             switch spec.name {
             case GPTParameterName.tokenEmbedding:
                 guard hasEmbedding || hasHead else { return nil }
@@ -61,19 +82,18 @@ public struct GPTPartition: Sendable, Equatable {
             case GPTParameterName.finalNormWeight, GPTParameterName.finalNormBias:
                 return hasHead ? spec : nil
             default:
-                guard blockNames.contains(spec.name) else { return nil }
-                return GPTPartition.isTensorSplit(spec.name) ? spec.sharded(tpRank, of: tpSize) : spec
+                guard let isSplit = split[spec.name] else { return nil }
+                return isSplit ? spec.sharded(tpRank, of: tpSize) : spec
             }
         }
     }
+}
 
-    /// Megatron's split: QKV and the first MLP linear by output rows (column-parallel), the two
-    /// projections by input columns (row-parallel); norms and the projections' biases replicated.
-    static func isTensorSplit(_ name: String) -> Bool {
-        let leaf = name.split(separator: ".", maxSplits: 2).last.map(String.init)
-        switch leaf.flatMap(BlockLeaf.init(rawValue:)) {
-        case .qkvWeight, .qkvBias, .attnProjWeight, .fcWeight, .fcBias, .fcProjWeight: return true
-        default: return false
+extension BlockLeaf {
+    var isTensorSplit: Bool {
+        switch self {
+        case .qkvWeight, .qkvBias, .attnProjWeight, .fcWeight, .fcBias, .fcProjWeight: true
+        default: false
         }
     }
 }

@@ -16,6 +16,12 @@ public struct ProcessGroups: Sendable {
     /// The first and last pipeline stages of one (dp, tp) position, which both hold the tied token
     /// embedding and sum its gradients; nil on middle stages and without pipeline parallelism.
     public let embedding: Communicator?
+    /// The ep ranks of one expert-parallel group (same stage and tensor index, neighbouring dp
+    /// indices), which split a layer's experts and exchange tokens.
+    public let expert: Communicator
+    /// Ranks holding the same experts in different expert-parallel groups: expert gradients are
+    /// summed across these, dense gradients across the whole `data` group.
+    public let expertReplicas: Communicator
 
     public init(layout: Layout, world: Communicator) throws(MPIError) {
         precondition(world.size == layout.degrees.worldSize && world.rank == layout.rank,
@@ -28,6 +34,10 @@ public struct ProcessGroups: Sendable {
         pipeline = try world.split(color: layout.dpIndex * layout.tp + layout.tpIndex, key: layout.ppIndex)!
         modelParallel = try world.split(color: layout.dpIndex, key: layout.ppIndex * layout.tp + layout.tpIndex)!
         let holdsEmbedding = layout.pp > 1 && (layout.isFirstStage || layout.isLastStage)
+        let stageAndTensor = layout.ppIndex * layout.tp + layout.tpIndex
+        let expertGroups = layout.dp / layout.ep
+        expert = try world.split(color: stageAndTensor * expertGroups + layout.epGroupIndex, key: layout.epIndex)!
+        expertReplicas = try world.split(color: stageAndTensor * layout.ep + layout.epIndex, key: layout.epGroupIndex)!
         embedding = try world.split(color: holdsEmbedding ? layout.dpIndex * layout.tp + layout.tpIndex : nil,
                                     key: layout.ppIndex)
     }

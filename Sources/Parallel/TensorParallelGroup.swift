@@ -44,17 +44,17 @@ public struct TensorParallelGroup: Sendable {
     /// Element-wise maximum across the group, in place (vocabulary-parallel softmax).
     public func maximum(_ values: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         guard let communicator else { return }
-        try communicationTime.measure { () throws(MPIError) in
-            try communicator.allReduce(UnsafeMutableBufferPointer(start: values, count: count), op: .max)
-        }
+        let started = communicationTime.start()
+        defer { communicationTime.stop(started) }
+        try communicator.allReduce(UnsafeMutableBufferPointer(start: values, count: count), op: .max)
     }
 
     /// Element-wise sum across the group, in place.
     public func sum(_ values: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         guard let communicator else { return }
-        try communicationTime.measure { () throws(MPIError) in
-            try communicator.allReduce(UnsafeMutableBufferPointer(start: values, count: count), op: .sum)
-        }
+        let started = communicationTime.start()
+        defer { communicationTime.stop(started) }
+        try communicator.allReduce(UnsafeMutableBufferPointer(start: values, count: count), op: .sum)
     }
 
     /// Gather-from-region: `local` (rows, columns) from every rank become `full`

@@ -1,19 +1,18 @@
 import MPI
 
-/// Wall time spent in one kind of work (communication, waiting on a neighbour), summed over the
-/// calls it wraps; the training loop reads it once per step and resets it. One per owner, used from
-/// one thread.
+/// Wall time spent in one kind of work (communication, compute), summed over the spans marked with
+/// `start()` and `stop(_:)`; the training loop reads it once per step and resets it. One per
+/// owner, used from one thread.
 public final class TimeAccount: @unchecked Sendable {
     public private(set) var seconds: Double = 0
 
     public init() {}
 
-    @discardableResult
-    public func measure<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        let start = MPIEnvironment.wallTime()
-        defer { seconds += MPIEnvironment.wallTime() - start }
-        return try body()
-    }
+    /// The start of a span, to hand to `stop`.
+    public func start() -> Double { MPIEnvironment.wallTime() }
+
+    /// Adds the span since `started`.
+    public func stop(_ started: Double) { seconds += MPIEnvironment.wallTime() - started }
 
     /// The time summed since the last call.
     public func take() -> Double {

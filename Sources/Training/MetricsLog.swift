@@ -21,6 +21,10 @@ public final class MetricsLog {
 
     /// Writes `fields` in the given order; values are numbers (shortest round-trip form) or strings.
     public func write(_ fields: KeyValuePairs<String, MetricValue>) throws {
+        try write(fields.map { ($0.key, $0.value) })
+    }
+
+    public func write(_ fields: [(key: String, value: MetricValue)]) throws {
         let body = fields.map { "\"\($0.key)\": \($0.value.json)" }.joined(separator: ", ")
         try handle.write(contentsOf: Data("{\(body)}\n".utf8))
     }

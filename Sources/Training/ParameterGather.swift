@@ -6,8 +6,9 @@ import Parallel
 /// Full logical tensors assembled on world rank 0 from the shards the ranks hold, for model.h5
 /// and for checking a layout's gradients against one rank's.
 ///
-/// Each parameter comes from one canonical replica: data-parallel index 0, the first pipeline stage
-/// that holds it, and tensor rank 0 when it is replicated (every tensor rank when it is split).
+/// Each parameter comes from one canonical replica: the first pipeline stage that holds it, the
+/// first data-parallel index that does (0, or the expert-parallel rank owning an expert), and
+/// tensor rank 0 when it is replicated (every tensor rank when it is split).
 /// Holders send their shards to rank 0 in global parameter order, and rank 0 receives them in the
 /// same order, so the messages need no tags.
 enum ParameterGather {
@@ -19,12 +20,15 @@ enum ParameterGather {
         let layout = groups.layout, dims = model.dims, store = model.store
         let base = source == .values ? store.values : store.grads
         // (rank, spec) of every canonical holder, per global parameter; pure, so every rank agrees.
+        // Data-parallel indices below ep cover every expert (the first expert-parallel group).
         let partitions = (0..<layout.pp).flatMap { stage in
-            (0..<layout.tp).map { t in
-                let rank = layout.rank(pp: stage, dp: 0, tp: t)
-                return (rank, Dictionary(uniqueKeysWithValues: GPTPartition(
-                    layout: Layout(degrees: layout.degrees, rank: rank), dims: dims)
-                    .parameterSpecs(dims).map { ($0.name, $0) }))
+            (0..<layout.ep).flatMap { d in
+                (0..<layout.tp).map { t in
+                    let rank = layout.rank(pp: stage, dp: d, tp: t)
+                    return (rank, Dictionary(uniqueKeysWithValues: GPTPartition(
+                        layout: Layout(degrees: layout.degrees, rank: rank), dims: dims)
+                        .parameterSpecs(dims).map { ($0.name, $0) }))
+                }
             }
         }
         let globals = dims.parameterSpecs()
@@ -33,8 +37,10 @@ enum ParameterGather {
             var holders: [(rank: Int, spec: ParameterSpec)] = []
             for (rank, specs) in partitions {
                 guard let spec = specs[global.name] else { continue }
-                if let first = holders.first, Layout(degrees: layout.degrees, rank: first.rank).ppIndex
-                    != Layout(degrees: layout.degrees, rank: rank).ppIndex { continue }
+                if let first = holders.first {
+                    let (a, b) = (Layout(degrees: layout.degrees, rank: first.rank), Layout(degrees: layout.degrees, rank: rank))
+                    if a.ppIndex != b.ppIndex || a.dpIndex != b.dpIndex { continue }
+                }
                 if spec.shards == 1 && !holders.isEmpty { continue }
                 holders.append((rank, spec))
             }

@@ -69,20 +69,20 @@ final class PipelineRunner {
             case .forward(let m):
                 let (tokens, targets) = (self.tokens(m), self.targets(m))
                 batch.fill(m, tokens, targets)
-                lossSum += try computeTime.measure { () throws(MPIError) in
-                    try model.forward(slot(m), tokens: tokens, targets: targets, dropout: batch.dropout(m))
-                }
+                let started = computeTime.start()
+                lossSum += try model.forward(slot(m), tokens: tokens, targets: targets, dropout: batch.dropout(m))
+                computeTime.stop(started)
             case .sendForward(let m):
                 try pipeline.send(UnsafeBufferPointer(output(m)), to: plan.stage + 1)
             case .recvBackward:
                 try pipeline.recv(gradient, from: plan.stage + 1)
             case .backward(let m):
-                try computeTime.measure { () throws(MPIError) in
-                    try model.backward(slot(m), tokens: tokens(m), targets: targets(m), dloss: dloss,
-                                       dropout: batch.dropout(m)) { layer in
-                        if m == last { blockDone(layer) }
-                    }
+                let started = computeTime.start()
+                try model.backward(slot(m), tokens: tokens(m), targets: targets(m), dloss: dloss,
+                                   dropout: batch.dropout(m)) { layer in
+                    if m == last { blockDone(layer) }
                 }
+                computeTime.stop(started)
             case .sendBackward:
                 try pipeline.send(UnsafeBufferPointer(gradient), to: plan.stage - 1)
             case .sendForwardRecvBackward(let send, _):

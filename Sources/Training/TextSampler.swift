@@ -40,8 +40,7 @@ public final class TextSampler {
         guard let wte = loaded.tensors[GPTParameterName.tokenEmbedding], wte.shape.count == 2 else {
             throw SetupError("\(file) has no 2-d '\(GPTParameterName.tokenEmbedding)' tensor")
         }
-        let dims = GPTDimensions(nLayer: config.model.nLayer, nHead: config.model.nHead, nEmbd: config.model.nEmbd,
-                                 blockSize: config.model.blockSize, vocabSize: wte.shape[0])
+        let dims = GPTDimensions(config: config.model, vocabSize: wte.shape[0])
         let model = GPT(dims: dims, seed: 0)
         for (i, spec) in model.store.specs.enumerated() {
             guard let tensor = loaded.tensors[spec.name] else {

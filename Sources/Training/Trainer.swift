@@ -14,12 +14,15 @@ public final class Trainer {
     let model: GPT
     let optimizer: AdamW
     let sync: GradientSync
+    /// Expert gradients are summed only across the ranks holding the same experts.
+    let expertSync: GradientSync
     let sampler: BatchSampler
     let schedule: LearningRateSchedule
     let pipeline: PipelineRunner
     /// Flat gradient ranges that count toward the global norm: replicated tensors once per
-    /// replica (tensor rank 0; the tied embedding on the first stage only).
-    private let normRanges: [Range<Int>]
+    /// replica (tensor rank 0; the tied embedding on the first stage only), dense and expert
+    /// parameters apart (experts are spread over the expert group, dense ones replicated by it).
+    private let normRanges: (dense: [Range<Int>], experts: [Range<Int>])
     private var metrics: MetricsLog?
     /// Per-step shares of time: pipeline idle (outside forward and backward, of the part of the step
     /// before the optimizer, which ends in an all-reduce every rank joins) and tensor-parallel
@@ -36,11 +39,12 @@ public final class Trainer {
         let config = setup.config, layout = groups.layout
         let partition = GPTPartition(layout: layout, dims: setup.dims)
         model = GPT(dims: setup.dims, partition: partition, tensor: TensorParallelGroup(groups.tensor),
-                    seed: UInt64(config.run.seed))
+                    experts: ExpertParallelGroup(groups.expert), seed: UInt64(config.run.seed))
         optimizer = AdamW(store: model.store, beta1: Float(config.train.beta1), beta2: Float(config.train.beta2),
                           weightDecay: Float(config.train.weightDecay))
-        sync = try GradientSync(group: groups.data,
-                                grads: UnsafeMutableBufferPointer(start: model.store.grads, count: model.store.count))
+        let grads = UnsafeMutableBufferPointer(start: model.store.grads, count: model.store.count)
+        sync = try GradientSync(group: groups.data, grads: grads)
+        expertSync = try GradientSync(group: groups.expertReplicas, grads: grads)
         sampler = BatchSampler(corpus: setup.corpus, seed: config.run.seed, blockSize: config.model.blockSize,
                                batchSize: config.train.batchSize)
         schedule = LearningRateSchedule(maxLR: config.train.lr, minLR: config.train.minLR,
@@ -49,18 +53,15 @@ public final class Trainer {
                                 microbatches: setup.degrees.microbatches)
         pipeline = PipelineRunner(model: model, plan: plan, pipeline: groups.pipeline,
                                   microbatchSize: setup.degrees.microbatchSize)
-        let store = model.store
-        normRanges = store.specs.indices.filter { i in
+        let store = model.store, model = model
+        let counted = store.specs.indices.filter { i in
             let spec = store.specs[i]
             let tiedCopy = spec.name == GPTParameterName.tokenEmbedding && !partition.hasEmbedding
             return !tiedCopy && (spec.shards > 1 || partition.tpRank == 0)
-        }.map { store.range(of: $0) }.reduce(into: []) { merged, range in
-            if let previous = merged.last, previous.upperBound == range.lowerBound {
-                merged[merged.count - 1] = previous.lowerBound..<range.upperBound
-            } else {
-                merged.append(range)
-            }
-        }
+        }.map { store.range(of: $0) }
+        let expertRanges = partition.layers.map { model.expertRange($0) }
+        func isExpert(_ range: Range<Int>) -> Bool { expertRanges.contains { $0.contains(range.lowerBound) } }
+        normRanges = (merged(counted.filter { !isExpert($0) }), merged(counted.filter(isExpert)))
     }
 
     /// Runs every step; returns when training is complete and model.h5 is written.
@@ -134,15 +135,22 @@ public final class Trainer {
         let dloss = 1 / Float(config.train.batchSize * config.model.blockSize)
         let lossSum = try pipeline.train(microbatches(step: step, evaluationBatch: nil), dloss: dloss) { layer in
             sync.reduce(model.blockRange(layer))
+            expertSync.reduce(model.expertRange(layer))
         }
         // Embeddings and the final norm complete last.
         for range in model.nonBlockRanges { sync.reduce(range) }
         try sync.finish()
+        try expertSync.finish()
         if let embedding = groups.embedding, let range = model.tokenEmbeddingRange {
             try embedding.allReduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum)
         }
-        return try globalMean(lossSum, batches: 1)
+        let (loss, routing) = try globalTotals(lossSum, routing: model.takeRoutingTotals())
+        lastRouting = routing
+        return loss
     }
+
+    /// The last step's routing figures over the global batch (mixture-of-experts models).
+    private(set) var lastRouting: RoutingFigures?
 
     /// On world rank 0, the full gradient tensors assembled from every rank's shards (after
     /// `computeGradients`); nil elsewhere. Every rank must call it.
@@ -155,11 +163,24 @@ public final class Trainer {
         UnsafeMutableBufferPointer(start: model.store.grads, count: model.store.count)
     }
 
-    /// Mean token loss over `batches` global batches from the last stage's per-rank sums (each
-    /// tensor rank there holds the same sum).
-    private func globalMean(_ lossSum: Double, batches: Int) throws -> Double {
-        let total = try groups.world.allReduce(lossSum, op: .sum) / Double(degrees.tp)
-        return total / Double(batches * config.train.batchSize * config.model.blockSize)
+    /// The global mean token loss, and with experts the routing figures, from every rank's sums in
+    /// one all-reduce. The last stage's tensor ranks hold the same loss sum and every tensor rank
+    /// the same routing sums, so each is counted once.
+    private func globalTotals(_ lossSum: Double, routing: RoutingTotals?) throws -> (Double, RoutingFigures?) {
+        let counts = groups.layout.tpIndex == 0
+        var sums: [Double] = [lossSum]
+        if let routing, model.dims.experts != nil {
+            sums += [routing.auxSum, Double(routing.dropped), Double(routing.assignments)]
+            sums += routing.loads.map { Double($0) }
+        }
+        if !counts { sums = sums.map { _ in 0 } }
+        try groups.world.allReduce(&sums, op: .sum)
+        let loss = sums[0] / Double(config.train.batchSize * config.model.blockSize)
+        guard sums.count > 1 else { return (loss, nil) }
+        let loads = sums[4...]
+        return (loss, RoutingFigures(
+            auxLoss: sums[1] / Double(config.train.batchSize), droppedFraction: sums[3] > 0 ? sums[2] / sums[3] : 0,
+            minLoad: Int(loads.min() ?? 0), maxLoad: Int(loads.max() ?? 0)))
     }
 
     /// The sampler's view of this replica's microbatches: training batch `step`, or validation
@@ -187,8 +208,14 @@ public final class Trainer {
     /// (1 when below); the optimizer applies the factor as it reads the gradients.
     private func clipping() throws -> (norm: Double, scale: Float) {
         let grads = model.store.grads
-        let local = normRanges.reduce(0) { $0 + sumOfSquares(grads + $1.lowerBound, N: $1.count) }
-        let norm = try groups.modelParallel.allReduce(local, op: .sum).squareRoot()
+        func sum(_ ranges: [Range<Int>]) -> Double {
+            ranges.reduce(0) { $0 + sumOfSquares(grads + $1.lowerBound, N: $1.count) }
+        }
+        // Summed over the world: every dense value is held by dp replicas alike, every expert
+        // value by dp / ep of them.
+        var squares = [sum(normRanges.dense), sum(normRanges.experts)]
+        try groups.world.allReduce(&squares, op: .sum)
+        let norm = (squares[0] / Double(degrees.dp) + squares[1] / Double(degrees.dp / degrees.ep)).squareRoot()
         let clip = config.train.gradClip
         return (norm, clip > 0 && norm > clip ? Float(clip / (norm + 1e-6)) : 1)
     }
@@ -199,18 +226,24 @@ public final class Trainer {
         for batch in 0..<config.train.evalSteps {
             lossSum += try pipeline.evaluate(microbatches(step: 0, evaluationBatch: batch))
         }
-        return try globalMean(lossSum, batches: config.train.evalSteps)
+        _ = model.takeRoutingTotals()
+        return try globalTotals(lossSum, routing: nil).0 / Double(config.train.evalSteps)
     }
 
     private func log(step: Int, loss: Double, lr: Double, gradNorm: Double, seconds: Double,
                      tokensPerStep: Double, elapsed: Double) throws {
         guard isLogger else { return }
         let tokensPerSecond = tokensPerStep / seconds
-        try metrics?.write([
-            "step": .int(step), "loss": .number(loss), "lr": .number(lr),
-            "grad_norm": .number(gradNorm), "tokens_per_s": .number((tokensPerSecond * 10).rounded() / 10),
-            "step_ms": .number((seconds * 1e5).rounded() / 100),
-        ])
+        var row: [(key: String, value: MetricValue)] = [
+            ("step", .int(step)), ("loss", .number(loss)), ("lr", .number(lr)), ("grad_norm", .number(gradNorm)),
+            ("tokens_per_s", .number((tokensPerSecond * 10).rounded() / 10)),
+            ("step_ms", .number((seconds * 1e5).rounded() / 100)),
+        ]
+        if let routing = lastRouting {
+            row += [("aux_loss", .number(routing.auxLoss)), ("dropped_fraction", .number(routing.droppedFraction)),
+                    ("expert_load_min", .int(routing.minLoad)), ("expert_load_max", .int(routing.maxLoad))]
+        }
+        try metrics?.write(row)
         let steps = config.train.steps
         let eta = elapsed / Double(step) * Double(steps - step)
         progress("step \(step)/\(steps) | loss \(String(format: "%.4f", loss)) | "
@@ -270,6 +303,27 @@ func formatDuration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m"
         : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+}
+
+/// Mixture-of-experts routing over one step's global batch.
+struct RoutingFigures {
+    /// Mean over sequences of the balancing loss summed over layers (E · Σ f·P; 1 when balanced).
+    let auxLoss: Double
+    /// Share of (token, choice) assignments dropped for lack of capacity.
+    let droppedFraction: Double
+    /// Fewest and most tokens any expert of any layer took.
+    let minLoad: Int, maxLoad: Int
+}
+
+/// Adjacent ranges joined.
+func merged(_ ranges: [Range<Int>]) -> [Range<Int>] {
+    ranges.reduce(into: []) { result, range in
+        if let previous = result.last, previous.upperBound == range.lowerBound {
+            result[result.count - 1] = previous.lowerBound..<range.upperBound
+        } else {
+            result.append(range)
+        }
+    }
 }
 
 func median(_ values: [Double]) -> Double {

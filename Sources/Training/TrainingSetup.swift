@@ -23,15 +23,13 @@ public struct TrainingSetup: Sendable {
         guard vocab >= corpus.tokenizer.vocabSize else {
             throw SetupError("model.vocab_size = \(vocab) is smaller than the \(config.data.tokenizer.rawValue) tokenizer's vocabulary of \(corpus.tokenizer.vocabSize) in \(config.data.path)")
         }
-        let dims = GPTDimensions(nLayer: config.model.nLayer, nHead: config.model.nHead,
-                                 nEmbd: config.model.nEmbd, blockSize: config.model.blockSize, vocabSize: vocab)
+        let dims = GPTDimensions(config: config.model, vocabSize: vocab)
         return TrainingSetup(config: config, degrees: degrees, corpus: corpus, dims: dims)
     }
 
     /// Features of the contract that later work brings; refused up front rather than half-run.
     private static func checkImplemented(_ config: TesseraConfig) throws {
         let pending: [(Bool, String)] = [
-            (config.model.nExperts > 0, "model.n_experts > 0 (mixture of experts) is not available yet"),
             (config.parallel.zero != 0, "parallel.zero = 1 (sharded optimizer state) is not available yet"),
             (config.precision.compute != .fp32, "precision.compute = bf16 is not available yet"),
             (config.precision.gradAllreduce != .fp32, "precision.grad_allreduce other than fp32 is not available yet"),
@@ -45,4 +43,15 @@ public struct TrainingSetup: Sendable {
 public struct SetupError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension GPTDimensions {
+    /// The model a config describes, with `vocabSize` settled (the tokenizer's, or the config's).
+    public init(config model: ModelConfig, vocabSize: Int) {
+        let experts = model.nExperts == 0 ? nil : ExpertSettings(
+            count: model.nExperts, topK: model.topK, capacityFactor: model.capacityFactor,
+            auxLossCoefficient: model.auxLossCoef)
+        self.init(nLayer: model.nLayer, nHead: model.nHead, nEmbd: model.nEmbd, blockSize: model.blockSize,
+                  vocabSize: vocabSize, experts: experts)
+    }
 }

@@ -35,7 +35,7 @@ do {
     var worst = (name: "", error: 0.0)
     if world.rank == 0, let layered {
         let single = try TrainingSetup.load(configPath: arguments[0], overrides: Array(arguments.dropFirst())
-            + ["parallel.tp=1", "parallel.pp=1", "parallel.microbatches=1"], worldSize: 1)
+            + ["parallel.tp=1", "parallel.pp=1", "parallel.ep=1", "parallel.microbatches=1"], worldSize: 1)
         let reference = try gradients(single, world: alone)!
         for (a, b) in zip(layered.tensors, reference.tensors) {
             precondition(a.name == b.name && a.shape == b.shape)
