@@ -119,6 +119,9 @@ public final class GPT {
         })
     }
 
+    /// Time in the experts' all-to-all exchanges, when the model has experts.
+    public var expertCommunicationTime: TimeAccount? { experts?.group.communicationTime }
+
     /// The routing statistics of every forward with targets since the last call, then reset.
     public func takeRoutingTotals() -> RoutingTotals {
         defer { routingTotals = RoutingTotals(layers: dims.nLayer, experts: dims.experts?.count ?? 0) }

@@ -27,7 +27,7 @@ public final class Trainer {
     /// Per-step shares of time: pipeline idle (outside forward and backward, of the part of the step
     /// before the optimizer, which ends in an all-reduce every rank joins) and tensor-parallel
     /// communication (of the whole step); medians reported at the end.
-    private var idleShares: [Double] = [], tensorShares: [Double] = []
+    private var idleShares: [Double] = [], tensorShares: [Double] = [], expertShares: [Double] = []
 
     var config: TesseraConfig { setup.config }
     var degrees: ParallelDegrees { setup.degrees }
@@ -77,7 +77,7 @@ public final class Trainer {
         let started = MPIEnvironment.wallTime()
         for step in 1...steps {
             let stepStart = MPIEnvironment.wallTime()
-            _ = (pipeline.computeTime.take(), model.tensor.communicationTime.take())
+            _ = (pipeline.computeTime.take(), model.tensor.communicationTime.take(), model.expertCommunicationTime?.take())
             let loss = try computeGradients(step: step)
             let pipelineSeconds = MPIEnvironment.wallTime() - stepStart
             guard loss.isFinite else {  // every rank sees the same all-reduced loss and stops alike
@@ -91,6 +91,7 @@ public final class Trainer {
             if step > 1 || steps == 1 {  // the first step also warms caches and allocators
                 idleShares.append(1 - pipeline.computeTime.take() / pipelineSeconds)
                 tensorShares.append(model.tensor.communicationTime.take() / seconds)
+                expertShares.append((model.expertCommunicationTime?.take() ?? 0) / seconds)
             }
             if step % config.train.logEvery == 0 || step == steps {
                 try log(step: step, loss: loss, lr: lr, gradNorm: gradNorm, seconds: seconds,
@@ -111,21 +112,26 @@ public final class Trainer {
     }
 
     /// Where the layout's time went, from every rank: each stage's idle share (the bubble, set
-    /// against its theoretical value) and the tensor-parallel communication share.
+    /// against its theoretical value), the tensor-parallel communication share and the experts'
+    /// all-to-all share.
     private func printTimeShares() throws {
         let d = degrees, layout = groups.layout
-        let shares = try groups.world.allGather([median(idleShares), median(tensorShares)])
+        let shares = try groups.world.allGather([median(idleShares), median(tensorShares), median(expertShares)])
         guard isLogger else { return }
         func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
         if d.pp > 1 {
-            let idle = (0..<d.pp).map { percent(shares[2 * layout.rank(pp: $0, dp: 0, tp: 0)]) }
+            let idle = (0..<d.pp).map { percent(shares[3 * layout.rank(pp: $0, dp: 0, tp: 0)]) }
             let theory = Double(d.pp - 1) / Double(d.microbatches + d.pp - 1)
             progress("tessera: pipeline idle per stage (median over steps): \(idle.joined(separator: ", ")); "
                 + "bubble (pp − 1)/(microbatches + pp − 1) = \(percent(theory))")
         }
         if d.tp > 1 {
-            let tensor = (0..<d.worldSize).map { shares[2 * $0 + 1] }
+            let tensor = (0..<d.worldSize).map { shares[3 * $0 + 1] }
             progress("tessera: tensor-parallel communication: \(percent(median(tensor))) of step time (median over steps and ranks)")
+        }
+        if d.ep > 1 {
+            let expert = (0..<d.worldSize).map { shares[3 * $0 + 2] }
+            progress("tessera: expert-parallel all-to-all: \(percent(median(expert))) of step time (median over steps and ranks)")
         }
     }
     /// Forward and backward over this replica's microbatches, gradients summed across replicas
