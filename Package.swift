@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5"]),
         .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config"]),
         .executableTarget(name: "tessera", dependencies: [
-            "Training", "Model", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random",
+            "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -51,6 +51,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),
     ]
 )

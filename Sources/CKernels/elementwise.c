@@ -6,14 +6,7 @@
 // (AVX-512 on one node, AVX2 on another) keep bit-identical parameters.
 #pragma clang fp contract(off)
 
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#endif
-#endif
-#ifndef MULTIVERSION
-#define MULTIVERSION
-#endif
+#include "multiversion.h"
 
 // e^x by range reduction and a degree-7 polynomial: the same arithmetic as Kernels' fastExp,
 // relative error below 2e-7, pure arithmetic so that the loops vectorise.

@@ -14,6 +14,8 @@ import MPI
 /// (`--mca mpi_yield_when_idle 1`), and overlaps for real where cores are free.
 public final class GradientSync: @unchecked Sendable {
     private let communicator: Communicator?
+    /// 16-bit payloads go through our own reduce-scatter/all-gather (fp32 sums); fp32 through MPI.
+    private let halfPrecision: ShardedCollectives?
     private let gradBuffer: UnsafeMutableBufferPointer<Float>
     private let queue = DispatchQueue(label: "tessera.gradient-sync")
     /// Written only on `queue`.
@@ -21,8 +23,9 @@ public final class GradientSync: @unchecked Sendable {
 
     /// `group` is the data-parallel group; a private duplicate carries the traffic so that it never
     /// interleaves with collectives the main thread issues on the original.
-    public init(group: Communicator, grads: UnsafeMutableBufferPointer<Float>) throws(MPIError) {
+    public init(group: Communicator, grads: UnsafeMutableBufferPointer<Float>, wire: WireFormat = .fp32) throws(MPIError) {
         communicator = group.size > 1 ? try group.duplicate() : nil
+        halfPrecision = communicator.flatMap { wire == .fp32 ? nil : ShardedCollectives(communicator: $0, format: wire) }
         gradBuffer = grads
     }
 
@@ -32,7 +35,11 @@ public final class GradientSync: @unchecked Sendable {
         queue.async {
             guard self.failure == nil else { return }
             do throws(MPIError) {
-                try communicator.allReduce(UnsafeMutableBufferPointer(rebasing: self.gradBuffer[range]), op: .sum)
+                if let halfPrecision = self.halfPrecision {
+                    try halfPrecision.allReduce(self.gradBuffer.baseAddress! + range.lowerBound, count: range.count)
+                } else {
+                    try communicator.allReduce(UnsafeMutableBufferPointer(rebasing: self.gradBuffer[range]), op: .sum)
+                }
             } catch {
                 self.failure = error
             }

@@ -24,6 +24,11 @@ public final class Trainer {
     /// parameters apart (experts are spread over the expert group, dense ones replicated by it).
     private let normRanges: (dense: [Range<Int>], experts: [Range<Int>])
     private var metrics: MetricsLog?
+    /// fp16 gradients only: the loss scale and the record of skipped steps.
+    private var scaler: LossScaler?
+    /// A test hook (`TESSERA_INJECT_OVERFLOW=STEP:RANK`): that rank's gradients become infinite once,
+    /// at that step, as an fp16 overflow would make them.
+    private var injectedOverflow: (step: Int, rank: Int)?
     /// Per-step shares of time: pipeline idle (outside forward and backward, of the part of the step
     /// before the optimizer, which ends in an all-reduce every rank joins) and tensor-parallel
     /// communication (of the whole step); medians reported at the end.
@@ -43,8 +48,24 @@ public final class Trainer {
         optimizer = AdamW(store: model.store, beta1: Float(config.train.beta1), beta2: Float(config.train.beta2),
                           weightDecay: Float(config.train.weightDecay))
         let grads = UnsafeMutableBufferPointer(start: model.store.grads, count: model.store.count)
-        sync = try GradientSync(group: groups.data, grads: grads)
-        expertSync = try GradientSync(group: groups.expertReplicas, grads: grads)
+        let wire: WireFormat = switch config.precision.gradAllreduce {
+        case .fp32: .fp32
+        case .bf16: .half(.bf16)
+        case .fp16: .half(.fp16)
+        }
+        sync = try GradientSync(group: groups.data, grads: grads, wire: wire)
+        expertSync = try GradientSync(group: groups.expertReplicas, grads: grads, wire: wire)
+        if wire == .half(.fp16) {
+            switch config.precision.lossScale {
+            case .dynamic: scaler = LossScaler(scale: 65536, isDynamic: true)
+            case .fixed(let scale): scaler = LossScaler(scale: scale, isDynamic: false)
+            case .none: scaler = nil
+            }
+        }
+        if let hook = ProcessInfo.processInfo.environment["TESSERA_INJECT_OVERFLOW"] {
+            let parts = hook.split(separator: ":").compactMap { Int($0) }
+            if parts.count == 2 { injectedOverflow = (parts[0], parts[1]) }
+        }
         sampler = BatchSampler(corpus: setup.corpus, seed: config.run.seed, blockSize: config.model.blockSize,
                                batchSize: config.train.batchSize)
         schedule = LearningRateSchedule(maxLR: config.train.lr, minLR: config.train.minLR,
@@ -75,7 +96,8 @@ public final class Trainer {
         let steps = config.train.steps
         let tokensPerStep = Double(config.train.batchSize * config.model.blockSize)
         let started = MPIEnvironment.wallTime()
-        for step in 1...steps {
+        var step = 1
+        while step <= steps {
             let stepStart = MPIEnvironment.wallTime()
             _ = (pipeline.computeTime.take(), model.tensor.communicationTime.take(), model.expertCommunicationTime?.take())
             let loss = try computeGradients(step: step)
@@ -85,6 +107,15 @@ public final class Trainer {
                                seenByEveryRank: true)
             }
             let (gradNorm, gradScale) = try clipping()
+            if scaler?.record(overflow: !gradNorm.isFinite) == true {
+                // Skipped: same step and batch again at the lower scale; nothing was updated.
+                model.store.zeroGrads()
+                guard scaler!.scale >= 0x1p-24 else {
+                    throw RunError("fp16 gradients overflow at every loss scale down to 2^-24 at step \(step)",
+                                   seenByEveryRank: true)
+                }
+                continue
+            }
             let lr = schedule.rate(atStep: step)
             optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
             let seconds = MPIEnvironment.wallTime() - stepStart
@@ -105,6 +136,7 @@ public final class Trainer {
                     progress("step \(step)/\(steps) | val loss \(String(format: "%.4f", valLoss))")
                 }
             }
+            step += 1
         }
         try printTimeShares()
         try ModelExport.write(model: model, setup: setup, groups: groups, step: steps,
@@ -138,7 +170,7 @@ public final class Trainer {
     /// (and between the two copies of the tied embedding); returns the global mean loss. Gradients
     /// must start at zero (AdamW consumes them).
     public func computeGradients(step: Int) throws -> Double {
-        let dloss = 1 / Float(config.train.batchSize * config.model.blockSize)
+        let dloss = Float((scaler?.scale ?? 1) / Double(config.train.batchSize * config.model.blockSize))
         let lossSum = try pipeline.train(microbatches(step: step, evaluationBatch: nil), dloss: dloss) { layer in
             sync.reduce(model.blockRange(layer))
             expertSync.reduce(model.expertRange(layer))
@@ -149,6 +181,10 @@ public final class Trainer {
         try expertSync.finish()
         if let embedding = groups.embedding, let range = model.tokenEmbeddingRange {
             try embedding.allReduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum)
+        }
+        if let hook = injectedOverflow, hook.step == step, hook.rank == groups.world.rank {
+            gradients[0] = .infinity
+            injectedOverflow = nil
         }
         let (loss, routing) = try globalTotals(lossSum, routing: model.takeRoutingTotals())
         lastRouting = routing
@@ -210,8 +246,9 @@ public final class Trainer {
             })
     }
 
-    /// Global gradient norm before clipping, and the factor that brings it down to `grad_clip`
-    /// (1 when below); the optimizer applies the factor as it reads the gradients.
+    /// Global gradient norm before clipping (non-finite when any rank's gradients overflowed), and
+    /// the factor the optimizer applies as it reads the gradients: the clipping factor that brings
+    /// the norm down to `grad_clip` (1 when below), divided by the loss scale.
     private func clipping() throws -> (norm: Double, scale: Float) {
         let grads = model.store.grads
         func sum(_ ranges: [Range<Int>]) -> Double {
@@ -221,9 +258,12 @@ public final class Trainer {
         // value by dp / ep of them.
         var squares = [sum(normRanges.dense), sum(normRanges.experts)]
         try groups.world.allReduce(&squares, op: .sum)
+        // Gradients carry the loss scale (fp16): the norm is reported, clipped and applied unscaled.
+        let lossScale = scaler?.scale ?? 1
         let norm = (squares[0] / Double(degrees.dp) + squares[1] / Double(degrees.dp / degrees.ep)).squareRoot()
+            / lossScale
         let clip = config.train.gradClip
-        return (norm, clip > 0 && norm > clip ? Float(clip / (norm + 1e-6)) : 1)
+        return (norm, Float((clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1) / lossScale))
     }
 
     /// Mean loss over `eval_steps` fixed validation batches of the global batch size.
@@ -245,6 +285,9 @@ public final class Trainer {
             ("tokens_per_s", .number((tokensPerSecond * 10).rounded() / 10)),
             ("step_ms", .number((seconds * 1e5).rounded() / 100)),
         ]
+        if let scaler {
+            row += [("loss_scale", .number(scaler.scale)), ("skipped_steps", .int(scaler.skippedSteps))]
+        }
         if let routing = lastRouting {
             row += [("aux_loss", .number(routing.auxLoss)), ("dropped_fraction", .number(routing.droppedFraction)),
                     ("expert_load_min", .int(routing.minLoad)), ("expert_load_max", .int(routing.maxLoad))]

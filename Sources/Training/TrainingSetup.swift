@@ -32,7 +32,6 @@ public struct TrainingSetup: Sendable {
         let pending: [(Bool, String)] = [
             (config.parallel.zero != 0, "parallel.zero = 1 (sharded optimizer state) is not available yet"),
             (config.precision.compute != .fp32, "precision.compute = bf16 is not available yet"),
-            (config.precision.gradAllreduce != .fp32, "precision.grad_allreduce other than fp32 is not available yet"),
             (config.train.objective != .lm, "train.objective = dpo is not available yet"),
         ]
         if let (_, message) = pending.first(where: { $0.0 }) { throw SetupError(message) }

@@ -6,7 +6,7 @@ import MPI
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Micro-benchmarks; print a table and optionally write CSV.",
-        subcommands: [GemmBench.self, BLASInfo.self])
+        subcommands: [GemmBench.self, AllReduceBench.self, BLASInfo.self])
 }
 
 /// Prints the OpenBLAS kernel family chosen for this CPU; launch/tessera-run asks it whether

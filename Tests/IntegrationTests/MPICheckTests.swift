@@ -5,7 +5,7 @@ import Testing
 /// result with what rank arithmetic predicts, on every rank.
 @Suite(.serialized)
 struct MPICheckTests {
-    @Test(arguments: [2, 4])
+    @Test(arguments: [2, 3, 4])
     func everyMPICallMatchesRankArithmetic(np: Int) throws {
         let executable = builtExecutable(named: "tessera-mpi-check")
         try #require(FileManager.default.isExecutableFile(atPath: executable.path),

@@ -9,7 +9,7 @@ import Foundation
 /// never block on a full pipe. After `timeout` seconds the child is stopped (SIGTERM, which
 /// `mpirun` forwards to its ranks, then SIGKILL) and the status is 124, as with `timeout(1)`; a
 /// child killed by a signal reports 128 + the signal number.
-func runMPI(np: Int, executable: URL, arguments: [String],
+func runMPI(np: Int, executable: URL, arguments: [String], environment: [String: String] = [:],
             timeout: Double) -> (status: Int32, stdout: String, stderr: String) {
     let outputDirectory = FileManager.default.temporaryDirectory
         .appendingPathComponent("tessera-runMPI-\(UUID().uuidString)")
@@ -32,8 +32,9 @@ func runMPI(np: Int, executable: URL, arguments: [String],
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // finds mpirun on PATH, then execs it
     // --quiet: no mpirun banner on a non-zero exit, so a rank's own error line stands alone.
     process.arguments = ["mpirun", "--quiet", "-np", "\(np)", "--oversubscribe", "--bind-to", "none",
-                         "--mca", "mpi_yield_when_idle", "1", executable.path] + arguments
-    process.environment = mpiChildEnvironment()
+                         "--mca", "mpi_yield_when_idle", "1"] + environment.keys.sorted().flatMap { ["-x", $0] }
+        + [executable.path] + arguments
+    process.environment = mpiChildEnvironment().merging(environment) { $1 }
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = stdoutHandle
     process.standardError = stderrHandle

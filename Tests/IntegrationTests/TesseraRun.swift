@@ -48,7 +48,7 @@ enum Tessera {
 
     /// `tessera train` on `np` ranks with the repo's corpus, the tiny model and `overrides`.
     static func train(np: Int, config: URL? = nil, overrides: [String] = [], label: String,
-                      timeout: Double = 240) -> TesseraRun {
+                      environment: [String: String] = [:], timeout: Double = 240) -> TesseraRun {
         let runDir = temporaryDirectory(label)
         let configFile = config ?? runDir.appendingPathComponent("empty.toml")
         if config == nil { _ = FileManager.default.createFile(atPath: configFile.path, contents: Data()) }
@@ -56,7 +56,8 @@ enum Tessera {
         var arguments = ["train", "--config", configFile.path, "--set", "run.dir=\(runDir.path)",
                          "--set", "data.path=\(data)"]
         for override in tinyModel + overrides { arguments += ["--set", override] }
-        let result = runMPI(np: np, executable: executable, arguments: arguments, timeout: timeout)
+        let result = runMPI(np: np, executable: executable, arguments: arguments, environment: environment,
+                            timeout: timeout)
         return TesseraRun(status: result.status, stdout: result.stdout, stderr: result.stderr, runDir: runDir)
     }
 }

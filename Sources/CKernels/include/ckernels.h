@@ -4,6 +4,7 @@
 #ifndef TESSERA_CKERNELS_H
 #define TESSERA_CKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /// out[i] = GELU(inp[i]), tanh approximation.
 void tessera_gelu_forward(float *out, const float *inp, size_t n);
@@ -14,5 +15,28 @@ void tessera_gelu_backward(float *dinp, const float *dout, const float *inp, siz
 /// params ← params·decay − step_size·m/(√v/root_correction2 + eps); grads are left zero.
 void tessera_adamw(float *params, float *m, float *v, float *grads, size_t n, float grad_scale, float beta1,
                    float beta2, float eps, float decay, float step_size, float root_correction2);
+
+// 16-bit gradient formats for all-reduce (halfprecision.c). Conversions to 16 bits round to
+// nearest even, overflow to ±inf, and keep ±inf and NaN (quieted). Every code path
+// gives the same bits, so replicas on different CPUs agree.
+/// dst[i] = bf16(src[i]).
+void tessera_float_to_bf16(const float *src, uint16_t *dst, long n);
+/// dst[i] = float(src[i]): exact, the bits shifted up 16.
+void tessera_bf16_to_float(const uint16_t *src, float *dst, long n);
+/// dst[i] += float(src[i]).
+void tessera_bf16_accumulate(const uint16_t *src, float *dst, long n);
+/// dst[i] = fp16(src[i]), IEEE binary16 with subnormals.
+void tessera_float_to_fp16(const float *src, uint16_t *dst, long n);
+/// dst[i] = float(src[i]): exact, NaNs quieted (as F16C does).
+void tessera_fp16_to_float(const uint16_t *src, float *dst, long n);
+/// dst[i] += float(src[i]).
+void tessera_fp16_accumulate(const uint16_t *src, float *dst, long n);
+
+/// The fp16 conversions' code paths (bf16 uses target_clones instead).
+enum { TESSERA_HALF_PORTABLE = 0, TESSERA_HALF_F16C = 1 };
+/// The path the fp16 conversions take on this CPU, after any cap.
+int tessera_half_path(void);
+/// Caps the fp16 path (tests pin TESSERA_HALF_PORTABLE to check it on an F16C CPU); process-wide.
+void tessera_half_cap_path(int cap);
 
 #endif
