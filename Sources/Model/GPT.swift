@@ -93,10 +93,13 @@ public final class GPT {
         return start..<store.range(of: store.index(of: GPTParameterName.expert(layer, last, .projBias))).upperBound
     }
 
-    /// The flat ranges outside every block: embeddings before, final norm after (possibly empty).
+    /// The flat ranges outside every block, non-empty: the token embedding on its own (so that both
+    /// stages holding it cut it alike), the position embedding, the final norm.
     public var nonBlockRanges: [Range<Int>] {
-        guard let first = partition.layers.first, let last = partition.layers.last else { return [0..<store.count] }
-        return [0..<blockRange(first).lowerBound, expertRange(last).upperBound..<store.count]
+        let blocks = partition.layers.first.map { blockRange($0).lowerBound } ?? store.count
+        let end = partition.layers.last.map { expertRange($0).upperBound } ?? store.count
+        let embedding = tokenEmbeddingRange ?? 0..<0
+        return [embedding, embedding.upperBound..<blocks, end..<store.count].filter { !$0.isEmpty }
     }
 
     /// Flat range of the token embedding, when this rank holds it.

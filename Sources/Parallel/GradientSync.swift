@@ -2,7 +2,10 @@ import Dispatch
 import MPI
 
 /// Sums gradients across data-parallel replicas in buckets, on a communication thread, so that a
-/// bucket's all-reduce overlaps the backward pass of the layers below it.
+/// bucket's all-reduce overlaps the backward pass of the layers below it. With 16-bit payloads the
+/// sums go through ShardedCollectives (fp32 accumulation); sharded (ZeRO-1), each bucket is only
+/// reduce-scattered, and after the optimizer has updated each replica's share the parameters are
+/// all-gathered (`gatherParameters`).
 ///
 /// Buckets are flat ranges of the gradient buffer, issued in the same order on every replica (the
 /// backward order), which is what keeps the blocking collectives on the thread matched. The buffer
@@ -14,29 +17,46 @@ import MPI
 /// (`--mca mpi_yield_when_idle 1`), and overlaps for real where cores are free.
 public final class GradientSync: @unchecked Sendable {
     private let communicator: Communicator?
-    /// 16-bit payloads go through our own reduce-scatter/all-gather (fp32 sums); fp32 through MPI.
-    private let halfPrecision: ShardedCollectives?
+    /// Our reduce-scatter/all-gather: for 16-bit payloads (fp32 sums), and for every payload when
+    /// sharded. Unsharded fp32 goes through MPI's all-reduce.
+    private let collectives: ShardedCollectives?
+    /// Sharded: the fp32 all-gather of updated parameters (used from the caller's thread).
+    private let parameterGather: ShardedCollectives?
     private let gradBuffer: UnsafeMutableBufferPointer<Float>
     private let queue = DispatchQueue(label: "tessera.gradient-sync")
     /// Written only on `queue`.
     private var failure: MPIError?
+    /// ZeRO-1: each replica keeps only its owned part of every bucket's summed gradients, updates
+    /// those parameters alone and all-gathers the rest.
+    public let isSharded: Bool
 
     /// `group` is the data-parallel group; a private duplicate carries the traffic so that it never
     /// interleaves with collectives the main thread issues on the original.
-    public init(group: Communicator, grads: UnsafeMutableBufferPointer<Float>, wire: WireFormat = .fp32) throws(MPIError) {
+    public init(group: Communicator, grads: UnsafeMutableBufferPointer<Float>, wire: WireFormat = .fp32,
+                sharded: Bool = false) throws(MPIError) {
         communicator = group.size > 1 ? try group.duplicate() : nil
-        halfPrecision = communicator.flatMap { wire == .fp32 ? nil : ShardedCollectives(communicator: $0, format: wire) }
+        collectives = communicator.flatMap {
+            wire == .fp32 && !sharded ? nil : ShardedCollectives(communicator: $0, format: wire)
+        }
+        parameterGather = communicator.flatMap { sharded ? ShardedCollectives(communicator: $0, format: .fp32) : nil }
         gradBuffer = grads
+        isSharded = sharded
     }
 
-    /// Starts summing grads[range] across replicas; returns at once.
+    /// Starts summing grads[range] across replicas (sharded: only into the owned elements);
+    /// returns at once. Buckets must be the same ranges on every replica.
     public func reduce(_ range: Range<Int>) {
         guard let communicator, !range.isEmpty else { return }
         queue.async {
             guard self.failure == nil else { return }
             do throws(MPIError) {
-                if let halfPrecision = self.halfPrecision {
-                    try halfPrecision.allReduce(self.gradBuffer.baseAddress! + range.lowerBound, count: range.count)
+                let start = self.gradBuffer.baseAddress! + range.lowerBound
+                if let collectives = self.collectives {
+                    if self.isSharded {
+                        try collectives.reduceScatter(start, count: range.count)
+                    } else {
+                        try collectives.allReduce(start, count: range.count)
+                    }
                 } else {
                     try communicator.allReduce(UnsafeMutableBufferPointer(rebasing: self.gradBuffer[range]), op: .sum)
                 }
@@ -51,5 +71,20 @@ public final class GradientSync: @unchecked Sendable {
         guard communicator != nil else { return }
         let failure = queue.sync { self.failure }
         if let failure { throw failure }
+    }
+
+    /// The elements of bucket `range` whose summed gradient this replica holds after `finish`
+    /// (all of them unless sharded).
+    public func ownedRanges(of range: Range<Int>) -> [Range<Int>] {
+        guard isSharded, let parameterGather else { return range.isEmpty ? [] : [range] }
+        return parameterGather.ownedRanges(of: range)
+    }
+
+    /// Sharded: sends each replica's updated owned parameters of every bucket to all replicas.
+    public func gatherParameters(_ values: UnsafeMutablePointer<Float>, buckets: [Range<Int>]) throws(MPIError) {
+        guard let parameterGather else { return }
+        for bucket in buckets where !bucket.isEmpty {
+            try parameterGather.allGather(values + bucket.lowerBound, count: bucket.count)
+        }
     }
 }

@@ -62,17 +62,37 @@ public final class ShardedCollectives: @unchecked Sendable {
         guard communicator.size > 1 else { return }
         for start in stride(from: 0, to: count, by: Self.segment) {
             let n = min(Self.segment, count - start)
-            try reduceScatter(buffer + start, count: n)
-            try allGather(buffer + start, count: n)
+            try reduceScatterSegment(buffer + start, count: n)
+            try allGatherSegment(buffer + start, count: n)
         }
     }
 
-    /// Leaves this rank's chunk of buffer[0..<count] (count ≤ segment) holding the sum over the
-    /// group (fp32); the other chunks keep this rank's own values.
+    /// The elements of `range` this rank owns after `reduceScatter`: its chunk of every segment.
+    public func ownedRanges(of range: Range<Int>) -> [Range<Int>] {
+        stride(from: range.lowerBound, to: range.upperBound, by: Self.segment).map { start in
+            let mine = chunk(communicator.rank, of: min(Self.segment, range.upperBound - start))
+            return (start + mine.lowerBound)..<(start + mine.upperBound)
+        }.filter { !$0.isEmpty }
+    }
+
+    /// Leaves the elements of buffer[0..<count] that this rank owns (`ownedRanges`) holding their
+    /// sum over the group (fp32); the others keep this rank's own values.
     public func reduceScatter(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
+        for start in stride(from: 0, to: count, by: Self.segment) {
+            try reduceScatterSegment(buffer + start, count: min(Self.segment, count - start))
+        }
+    }
+
+    /// Every rank's owned elements of buffer[0..<count] sent to every rank.
+    public func allGather(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
+        for start in stride(from: 0, to: count, by: Self.segment) {
+            try allGatherSegment(buffer + start, count: min(Self.segment, count - start))
+        }
+    }
+
+    private func reduceScatterSegment(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         let n = communicator.size, me = communicator.rank
         guard n > 1 else { return }
-        precondition(count <= Self.segment, "reduce-scatter of \(count) elements: at most \(Self.segment)")
         let mine = chunk(me, of: count), sum = buffer + mine.lowerBound
         for s in 1..<n {
             let to = (me + s) % n, from = (me - s + n) % n, theirs = chunk(to, of: count)
@@ -93,12 +113,9 @@ public final class ShardedCollectives: @unchecked Sendable {
         }
     }
 
-    /// Every rank's chunk of buffer[0..<count] (count ≤ segment, as left by `reduceScatter`) sent
-    /// to every rank.
-    public func allGather(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
+    private func allGatherSegment(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         let n = communicator.size, me = communicator.rank
         guard n > 1 else { return }
-        precondition(count <= Self.segment, "all-gather of \(count) elements: at most \(Self.segment)")
         let mine = chunk(me, of: count)
         if case .half(let half) = format {
             // The owner keeps the rounded value too, so every rank holds the same numbers.

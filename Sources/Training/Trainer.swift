@@ -16,6 +16,11 @@ public final class Trainer {
     let sync: GradientSync
     /// Expert gradients are summed only across the ranks holding the same experts.
     let expertSync: GradientSync
+    /// Gradient buckets (flat ranges) for `sync` and for `expertSync`, the same on every replica.
+    let denseBuckets: [Range<Int>], expertBuckets: [Range<Int>]
+    /// The elements whose summed gradients this rank holds and whose parameters it updates: all
+    /// of them, or with ZeRO-1 its share of every bucket.
+    let owned: [Range<Int>]
     let sampler: BatchSampler
     let schedule: LearningRateSchedule
     let pipeline: PipelineRunner
@@ -45,16 +50,23 @@ public final class Trainer {
         let partition = GPTPartition(layout: layout, dims: setup.dims)
         model = GPT(dims: setup.dims, partition: partition, tensor: TensorParallelGroup(groups.tensor),
                     experts: ExpertParallelGroup(groups.expert), seed: UInt64(config.run.seed))
-        optimizer = AdamW(store: model.store, beta1: Float(config.train.beta1), beta2: Float(config.train.beta2),
-                          weightDecay: Float(config.train.weightDecay))
         let grads = UnsafeMutableBufferPointer(start: model.store.grads, count: model.store.count)
         let wire: WireFormat = switch config.precision.gradAllreduce {
         case .fp32: .fp32
         case .bf16: .half(.bf16)
         case .fp16: .half(.fp16)
         }
-        sync = try GradientSync(group: groups.data, grads: grads, wire: wire)
-        expertSync = try GradientSync(group: groups.expertReplicas, grads: grads, wire: wire)
+        let sharded = config.parallel.zero == 1
+        sync = try GradientSync(group: groups.data, grads: grads, wire: wire, sharded: sharded)
+        expertSync = try GradientSync(group: groups.expertReplicas, grads: grads, wire: wire, sharded: sharded)
+        let gpt = model
+        denseBuckets = partition.layers.map { gpt.blockRange($0) } + gpt.nonBlockRanges
+        expertBuckets = partition.layers.map { gpt.expertRange($0) }.filter { !$0.isEmpty }
+        let (sync, expertSync) = (sync, expertSync)
+        owned = (denseBuckets.flatMap { sync.ownedRanges(of: $0) } + expertBuckets.flatMap { expertSync.ownedRanges(of: $0) })
+            .sorted { $0.lowerBound < $1.lowerBound }
+        optimizer = AdamW(store: model.store, owned: owned, beta1: Float(config.train.beta1),
+                          beta2: Float(config.train.beta2), weightDecay: Float(config.train.weightDecay))
         if wire == .half(.fp16) {
             switch config.precision.lossScale {
             case .dynamic: scaler = LossScaler(scale: 65536, isDynamic: true)
@@ -74,15 +86,17 @@ public final class Trainer {
                                 microbatches: setup.degrees.microbatches)
         pipeline = PipelineRunner(model: model, plan: plan, pipeline: groups.pipeline,
                                   microbatchSize: setup.degrees.microbatchSize)
-        let store = model.store, model = model
+        let store = gpt.store
         let counted = store.specs.indices.filter { i in
             let spec = store.specs[i]
             let tiedCopy = spec.name == GPTParameterName.tokenEmbedding && !partition.hasEmbedding
             return !tiedCopy && (spec.shards > 1 || partition.tpRank == 0)
         }.map { store.range(of: $0) }
-        let expertRanges = partition.layers.map { model.expertRange($0) }
+        let owned = owned
+        let countedOwned = counted.flatMap { range in owned.map { $0.clamped(to: range) }.filter { !$0.isEmpty } }
+        let expertRanges = expertBuckets
         func isExpert(_ range: Range<Int>) -> Bool { expertRanges.contains { $0.contains(range.lowerBound) } }
-        normRanges = (merged(counted.filter { !isExpert($0) }), merged(counted.filter(isExpert)))
+        normRanges = (merged(countedOwned.filter { !isExpert($0) }), merged(countedOwned.filter(isExpert)))
     }
 
     /// Runs every step; returns when training is complete and model.h5 is written.
@@ -118,6 +132,14 @@ public final class Trainer {
             }
             let lr = schedule.rate(atStep: step)
             optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
+            if sync.isSharded {
+                // The optimizer consumed the owned gradients; the rest were never summed.
+                for gap in gaps(in: 0..<model.store.count, outside: owned) {
+                    (model.store.grads + gap.lowerBound).update(repeating: 0, count: gap.count)
+                }
+                try sync.gatherParameters(model.store.values, buckets: denseBuckets)
+                try expertSync.gatherParameters(model.store.values, buckets: expertBuckets)
+            }
             let seconds = MPIEnvironment.wallTime() - stepStart
             if step > 1 || steps == 1 {  // the first step also warms caches and allocators
                 idleShares.append(1 - pipeline.computeTime.take() / pipelineSeconds)
@@ -180,7 +202,10 @@ public final class Trainer {
         try sync.finish()
         try expertSync.finish()
         if let embedding = groups.embedding, let range = model.tokenEmbeddingRange {
-            try embedding.allReduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum)
+            // Both stages' copies share one bucket layout, so they own the same elements.
+            for piece in sync.ownedRanges(of: range) {
+                try embedding.allReduce(UnsafeMutableBufferPointer(rebasing: gradients[piece]), op: .sum)
+            }
         }
         if let hook = injectedOverflow, hook.step == step, hook.rank == groups.world.rank {
             gradients[0] = .infinity
@@ -255,13 +280,13 @@ public final class Trainer {
             ranges.reduce(0) { $0 + sumOfSquares(grads + $1.lowerBound, N: $1.count) }
         }
         // Summed over the world: every dense value is held by dp replicas alike, every expert
-        // value by dp / ep of them.
+        // value by dp / ep of them, unless ZeRO-1 gave each value to one of them.
         var squares = [sum(normRanges.dense), sum(normRanges.experts)]
         try groups.world.allReduce(&squares, op: .sum)
+        let (denseCopies, expertCopies) = sync.isSharded ? (1.0, 1.0) : (Double(degrees.dp), Double(degrees.dp / degrees.ep))
         // Gradients carry the loss scale (fp16): the norm is reported, clipped and applied unscaled.
         let lossScale = scaler?.scale ?? 1
-        let norm = (squares[0] / Double(degrees.dp) + squares[1] / Double(degrees.dp / degrees.ep)).squareRoot()
-            / lossScale
+        let norm = (squares[0] / denseCopies + squares[1] / expertCopies).squareRoot() / lossScale
         let clip = config.train.gradClip
         return (norm, Float((clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1) / lossScale))
     }
@@ -319,6 +344,8 @@ public final class Trainer {
                 + "\(c.train.steps) steps, \(formatCount(tokensPerStep * c.train.steps)) tokens; "
                 + "corpus \(formatCount(setup.corpus.train.count)) train / \(formatCount(setup.corpus.val.count)) val tokens",
         ]
+        let zero = c.parallel.zero == 1 ? "ZeRO-1, sharded over \(d.dp) replicas" : "replicated"
+        lines.append("tessera: optimizer state \(formatBytes(Double(optimizer.stateBytes))) on rank 0 (\(zero))")
         if d.pp > 1 {
             lines.append("tessera: pipeline \(c.parallel.schedule.rawValue), activation memory per stage: \(stageMemory)")
         }
@@ -362,6 +389,17 @@ struct RoutingFigures {
     let droppedFraction: Double
     /// Fewest and most tokens any expert of any layer took.
     let minLoad: Int, maxLoad: Int
+}
+
+/// The parts of `whole` not covered by `ranges` (sorted, disjoint).
+func gaps(in whole: Range<Int>, outside ranges: [Range<Int>]) -> [Range<Int>] {
+    var result: [Range<Int>] = [], start = whole.lowerBound
+    for range in ranges {
+        if range.lowerBound > start { result.append(start..<range.lowerBound) }
+        start = max(start, range.upperBound)
+    }
+    if start < whole.upperBound { result.append(start..<whole.upperBound) }
+    return result
 }
 
 /// Adjacent ranges joined.

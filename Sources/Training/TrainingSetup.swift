@@ -30,7 +30,6 @@ public struct TrainingSetup: Sendable {
     /// Features of the contract that later work brings; refused up front rather than half-run.
     private static func checkImplemented(_ config: TesseraConfig) throws {
         let pending: [(Bool, String)] = [
-            (config.parallel.zero != 0, "parallel.zero = 1 (sharded optimizer state) is not available yet"),
             (config.precision.compute != .fp32, "precision.compute = bf16 is not available yet"),
             (config.train.objective != .lm, "train.objective = dpo is not available yet"),
         ]
