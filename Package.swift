@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Parallel", dependencies: ["MPI", "Kernels", "Config"]),
         .target(name: "Model", dependencies: ["Parallel", "Kernels", "Config", "Random"]),
         .target(name: "Data", dependencies: ["Config", "Random"]),
-        .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5"]),
+        .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5", "CKernels"]),
         .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config"]),
         .executableTarget(name: "tessera", dependencies: [
             "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random",

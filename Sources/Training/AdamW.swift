@@ -45,6 +45,12 @@ public final class AdamW {
         v.deallocate()
     }
 
+    /// The owned runs inside the store range `range` (one parameter's), with where their moments
+    /// start in `m` and `v`.
+    public func ownedRuns(in range: Range<Int>) -> [(range: Range<Int>, moments: Int)] {
+        runs.filter { range.contains($0.range.lowerBound) }.map { ($0.range, $0.moments) }
+    }
+
     /// Bytes of optimizer state (both moments) on this rank.
     public var stateBytes: Int { 2 * ownedCount * MemoryLayout<Float>.stride }
 

@@ -1,3 +1,5 @@
+import Checkpoint
+
 /// Dynamic loss scaling for fp16 gradients, with PyTorch GradScaler's rules: start at `initial`,
 /// multiply by `growth` after `interval` steps in a row without overflow, multiply by `backoff`
 /// and skip the step when the gradients overflow. A fixed scale never changes (overflowing steps
@@ -18,6 +20,13 @@ struct LossScaler {
         self.growth = growth
         self.backoff = backoff
         self.interval = interval
+    }
+
+    /// A dynamic scaler continuing from a checkpoint's state.
+    init(restoring saved: SavedLossScaler) {
+        self.init(scale: saved.scale, isDynamic: true)
+        cleanSteps = saved.cleanSteps
+        skippedSteps = saved.skippedSteps
     }
 
     /// Records a step's outcome; returns whether its update must be skipped.

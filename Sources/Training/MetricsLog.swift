@@ -5,9 +5,18 @@ import Foundation
 public final class MetricsLog {
     private let handle: FileHandle
 
-    /// Truncates on a fresh run; appends on resume.
-    public init(path: String, append: Bool) throws {
+    /// Truncates on a fresh run. On resume from the checkpoint after step `resumedAfter`, keeps
+    /// the rows up to that step (a crash may have logged later steps, which run again) and appends.
+    public init(path: String, append: Bool, resumedAfter: Int? = nil) throws {
         let manager = FileManager.default
+        if append, let step = resumedAfter, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let kept = text.split(separator: "\n").filter { line in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let rowStep = object["step"] as? Int else { return false }
+                return rowStep <= step
+            }
+            try (kept.map { $0 + "\n" }.joined()).write(toFile: path, atomically: true, encoding: .utf8)
+        }
         if !append || !manager.fileExists(atPath: path) {
             guard manager.createFile(atPath: path, contents: nil) else {
                 throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])

@@ -23,13 +23,18 @@ public final class TextSampler {
     let tokenizer: any Tokenizer
     let activations: GPTActivations
 
-    /// `path` is a model.h5 file or a run directory that holds one.
+    /// `path` is a model.h5 file, a checkpoint folder, or a run directory: its final model.h5, or
+    /// else its latest checkpoint's.
     public init(path: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw SetupError("checkpoint '\(path)' does not exist")
         }
-        let file = isDirectory.boolValue ? path + "/model.h5" : path
+        var file = isDirectory.boolValue ? path + "/model.h5" : path
+        if isDirectory.boolValue, !FileManager.default.fileExists(atPath: file),
+           let latest = try CheckpointFolder(runDirectory: path).latest() {
+            file = latest + "/model.h5"
+        }
         let loaded = try ModelFile.read(path: file)
         let config = try TesseraConfig.parse(toml: loaded.attributes.config, source: "\(file) (config attribute)")
         guard let kindName = loaded.attributes.strings["tokenizer"],

@@ -30,7 +30,9 @@ public final class Trainer {
     private let normRanges: (dense: [Range<Int>], experts: [Range<Int>])
     private var metrics: MetricsLog?
     /// fp16 gradients only: the loss scale and the record of skipped steps.
-    private var scaler: LossScaler?
+    var scaler: LossScaler?
+    /// The first step to run: 1, or the step after a resumed checkpoint.
+    var startStep = 1
     /// A test hook (`TESSERA_INJECT_OVERFLOW=STEP:RANK`): that rank's gradients become infinite once,
     /// at that step, as an fp16 overflow would make them.
     private var injectedOverflow: (step: Int, rank: Int)?
@@ -104,13 +106,15 @@ public final class Trainer {
         let runDir = config.run.dir
         if isLogger {
             try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-            metrics = try MetricsLog(path: runDir + "/metrics.jsonl", append: false)
+            // A resumed run continues the file its checkpoint's run wrote.
+            metrics = try MetricsLog(path: runDir + "/metrics.jsonl", append: startStep > 1,
+                                     resumedAfter: startStep > 1 ? startStep - 1 : nil)
         }
         try printStartup()
         let steps = config.train.steps
         let tokensPerStep = Double(config.train.batchSize * config.model.blockSize)
         let started = MPIEnvironment.wallTime()
-        var step = 1
+        var step = startStep
         while step <= steps {
             let stepStart = MPIEnvironment.wallTime()
             _ = (pipeline.computeTime.take(), model.tensor.communicationTime.take(), model.expertCommunicationTime?.take())
@@ -158,6 +162,8 @@ public final class Trainer {
                     progress("step \(step)/\(steps) | val loss \(String(format: "%.4f", valLoss))")
                 }
             }
+            let every = config.checkpoint.every
+            if step == steps || (every > 0 && step % every == 0) { try saveCheckpoint(step: step) }
             step += 1
         }
         try printTimeShares()

@@ -5,7 +5,7 @@ import Training
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Generate text from a trained model.")
 
-    @Option(help: "A model.h5 file or a run directory holding one.")
+    @Option(help: "A model.h5 file, a checkpoint folder, or a run directory (its model.h5, else its latest checkpoint).")
     var checkpoint: String
 
     @Option(help: "Text the generation continues.")

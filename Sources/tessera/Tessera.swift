@@ -7,7 +7,7 @@ import Training
 struct Tessera: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train GPT-style language models across MPI ranks.",
-        subcommands: [Train.self, Sample.self, Bench.self])
+        subcommands: [Train.self, Sample.self, Ckpt.self, Bench.self])
 
     /// Exit codes per the contract: 2 for bad usage (ArgumentParser's own would be 64), printed by
     /// one rank only, since every rank parses the same command line.
@@ -47,14 +47,21 @@ func printError(_ message: String) {
 }
 
 /// Brings every rank to the same verdict on a check each ran alone: when any rank failed, rank 0
-/// prints the first failure and every rank exits 2 together.
-func agreeOrExit(_ world: Communicator, _ localFailure: String?) throws {
-    guard let failure = try world.firstFailure(localFailure) else { return }
+/// prints the first failure and every rank exits with that failure's code (2 for bad input
+/// unless it says otherwise) together.
+func agreeOrExit(_ world: Communicator, _ localFailure: String?, code: Int32 = 2) throws {
+    // The code travels with the message, so every rank exits with the first failure's.
+    guard let failure = try world.firstFailure(localFailure.map { "\(code)|\($0)" }) else { return }
+    let (exitCode, message) = failure.message.split(separator: "|", maxSplits: 1).map(String.init).splitCode()
     if world.rank == 0 {
-        printError(failure.rank == 0 || world.size == 1 ? failure.message : "rank \(failure.rank): \(failure.message)")
+        printError(failure.rank == 0 || world.size == 1 ? message : "rank \(failure.rank): \(message)")
     }
     try? MPIEnvironment.finalize()
-    Foundation.exit(2)
+    Foundation.exit(exitCode)
+}
+
+private extension Array where Element == String {
+    func splitCode() -> (Int32, String) { (Int32(self[0]) ?? 2, count > 1 ? self[1] : "") }
 }
 
 /// A failure during the run: reported with the rank, then the whole job stops with exit 1. A

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MPI
 import Parallel
+import Checkpoint
 import Training
 
 struct Train: ParsableCommand {
@@ -23,20 +24,81 @@ struct Train: ParsableCommand {
         var failure: String?
         do {
             setup = try TrainingSetup.load(configPath: config, overrides: overrides, worldSize: world.size)
-            if resume != "auto" && resume != "never" {
-                throw SetupError("--resume \(resume): resuming from a checkpoint path needs sharded checkpoints, which this build does not write yet")
-            }
         } catch {
             failure = "\(error)"
         }
         try agreeOrExit(world, failure)
+
+        // The checkpoint to resume: found and checked against this model by rank 0, its manifest
+        // then shared, so that a bad one stops every rank before any work.
+        var resumed: (folder: String, manifest: CheckpointManifest)?
+        failure = nil
+        var code: Int32 = 2
+        if world.rank == 0 {
+            do {
+                if let folder = try checkpointFolder(runDirectory: setup!.config.run.dir) {
+                    resumed = (folder, try Trainer.compatibleManifest(folder: folder, dims: setup!.dims))
+                }
+            } catch {
+                if case CheckpointError.corrupt = error { code = 1 }
+                failure = "\(error)"
+            }
+        }
+        try agreeOrExit(world, failure, code: code)
+        let shared = try world.broadcast(string: resumed.map { "\($0.folder)\n" + String(decoding: try $0.manifest.encoded(), as: UTF8.self) } ?? "", root: 0)
+        if let newline = shared.firstIndex(of: "\n") {
+            resumed = (String(shared[..<newline]),
+                       try CheckpointManifest.decode(Data(shared[shared.index(after: newline)...].utf8), path: "manifest"))
+        }
+
         do {
             let layout = Layout(degrees: setup!.degrees, rank: world.rank)
             let groups = try ProcessGroups(layout: layout, world: world)
-            try Trainer(setup: setup!, groups: groups).run()
+            let trainer = try Trainer(setup: setup!, groups: groups)
+            if let resumed {
+                failure = nil
+                let started = MPIEnvironment.wallTime()
+                do {
+                    try trainer.loadCheckpoint(folder: resumed.folder, manifest: resumed.manifest)
+                } catch let error as CheckpointError {
+                    failure = "\(error)"
+                }
+                // A damaged checkpoint found while resuming is a failure of the run: exit 1.
+                try agreeOrExit(world, failure, code: 1)
+                try world.barrier()
+                if world.rank == 0 {
+                    let seconds = MPIEnvironment.wallTime() - started
+                    let megabytes = Double(resumed.manifest.shards.reduce(0) { $0 + $1.bytes }) / 1e6
+                    FileHandle.standardError.write(Data(("tessera: resuming from \(resumed.folder) (step \(resumed.manifest.step)), "
+                        + "loaded in \(String(format: "%.2f", seconds)) s (\(String(format: "%.1f", megabytes)) MB of shards, "
+                        + "\(String(format: "%.0f", megabytes / seconds)) MB/s)\n").utf8))
+                }
+            }
+            try trainer.run()
         } catch {
             abortJob(world, error)
         }
         try MPIEnvironment.finalize()
+    }
+
+    /// The checkpoint folder `--resume` asks for: none (`never`, or `auto` without one), the run's
+    /// `latest` (`auto`), or PATH, a checkpoint folder or a run directory whose latest is meant.
+    func checkpointFolder(runDirectory: String) throws -> String? {
+        switch resume {
+        case "never":
+            return nil
+        case "auto":
+            return try CheckpointFolder(runDirectory: runDirectory).latest()
+        default:
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: resume, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CheckpointError.invalid(resume, "does not exist (--resume)")
+            }
+            if FileManager.default.fileExists(atPath: resume + "/" + CheckpointFolder.manifestName) { return resume }
+            guard let latest = try CheckpointFolder(runDirectory: resume).latest() else {
+                throw CheckpointError.invalid(resume, "is neither a checkpoint folder nor a run directory with checkpoints/latest")
+            }
+            return latest
+        }
     }
 }

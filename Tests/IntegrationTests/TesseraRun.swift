@@ -47,9 +47,10 @@ enum Tessera {
     ]
 
     /// `tessera train` on `np` ranks with the repo's corpus, the tiny model and `overrides`.
-    static func train(np: Int, config: URL? = nil, overrides: [String] = [], label: String,
+    /// `runDir`: an existing run directory to continue (default: a fresh one).
+    static func train(np: Int, config: URL? = nil, overrides: [String] = [], label: String, runDir: URL? = nil,
                       environment: [String: String] = [:], timeout: Double = 240) -> TesseraRun {
-        let runDir = temporaryDirectory(label)
+        let runDir = runDir ?? temporaryDirectory(label)
         let configFile = config ?? runDir.appendingPathComponent("empty.toml")
         if config == nil { _ = FileManager.default.createFile(atPath: configFile.path, contents: Data()) }
         let data = packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path

@@ -39,4 +39,7 @@ int tessera_half_path(void);
 /// Caps the fp16 path (tests pin TESSERA_HALF_PORTABLE to check it on an F16C CPU); process-wide.
 void tessera_half_cap_path(int cap);
 
+/// CRC-32C of n bytes, continuing from `crc` (0 to start): crc = tessera_crc32c(crc, next, n).
+uint32_t tessera_crc32c(uint32_t crc, const void *data, size_t n);
+
 #endif

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+
+/// `tessera ckpt inspect|verify PATH`: PATH is a checkpoint folder or a run directory (its latest).
+struct Ckpt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ckpt", abstract: "Inspect or verify a sharded checkpoint.", subcommands: [Inspect.self, Verify.self])
+
+    /// The checkpoint folder PATH means.
+    static func folder(_ path: String) throws -> String {
+        if FileManager.default.fileExists(atPath: path + "/" + CheckpointFolder.manifestName) { return path }
+        if let latest = try CheckpointFolder(runDirectory: path).latest() { return latest }
+        throw CheckpointError.invalid(path, "is neither a checkpoint folder nor a run directory with checkpoints/latest")
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Step, layout, tensors (name, global shape, dtype), sizes and config of a checkpoint.")
+
+        @Argument(help: "A checkpoint folder or a run directory.")
+        var path: String
+
+        @Flag(help: "Print JSON instead of text.")
+        var json = false
+
+        func run() throws {
+            let folder: String, manifest: CheckpointManifest
+            do {
+                folder = try Ckpt.folder(path)
+                manifest = try CheckpointFolder.manifest(in: folder)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+            var tensors: [String: [Int]] = [:]
+            for shard in manifest.shards {
+                for dataset in shard.datasets where dataset.kind == .parameter { tensors[dataset.name] = dataset.globalShape }
+            }
+            let bytes = manifest.shards.reduce(0) { $0 + $1.bytes }
+            let parameters = tensors.values.reduce(0) { $0 + $1.reduce(1, *) }
+            if json {
+                let object: [String: Any] = [
+                    "path": folder, "step": manifest.step, "format_version": manifest.formatVersion,
+                    "layout": ["world_size": manifest.layout.worldSize, "dp": manifest.layout.dp, "tp": manifest.layout.tp,
+                               "pp": manifest.layout.pp, "ep": manifest.layout.ep, "zero": manifest.layout.zero,
+                               "microbatches": manifest.layout.microbatches],
+                    "tensors": tensors.keys.sorted().map { ["name": $0, "shape": tensors[$0]!, "dtype": "float32"] },
+                    "parameters": parameters, "shards": manifest.shards.map { ["file": $0.file, "bytes": $0.bytes, "crc32c": $0.crc32c] },
+                    "bytes": bytes, "config": manifest.config,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            let l = manifest.layout
+            print("checkpoint \(folder)")
+            print("step \(manifest.step), format_version \(manifest.formatVersion)")
+            print("layout: \(l.worldSize) ranks = dp \(l.dp) × pp \(l.pp) × tp \(l.tp), ep \(l.ep), zero \(l.zero), \(l.microbatches) microbatches")
+            print("\(manifest.shards.count) shards, \(bytes) bytes; \(parameters) parameters in \(tensors.count) tensors (float32):")
+            for name in tensors.keys.sorted() { print("  \(name) \(tensors[name]!)") }
+            print("config:")
+            print(manifest.config)
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every shard against its recorded size, checksum and datasets; exit 1 when not whole.")
+
+        @Argument(help: "A checkpoint folder or a run directory.")
+        var path: String
+
+        func run() throws {
+            let folder: String, manifest: CheckpointManifest
+            do {
+                folder = try Ckpt.folder(path)
+                manifest = try CheckpointFolder.manifest(in: folder)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+            var problems: [String] = []
+            for shard in manifest.shards {
+                do {
+                    try ShardFile.verify(shard, in: folder)
+                    let file = try H5File(reading: folder + "/" + shard.file)
+                    defer { try? file.close() }
+                    for record in shard.datasets {
+                        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: record.count)
+                        defer { buffer.deallocate() }
+                        try ShardFile.read(record, from: file, into: buffer)
+                    }
+                } catch {
+                    problems.append("\(error)")
+                }
+            }
+            if !FileManager.default.fileExists(atPath: folder + "/model.h5") { problems.append("\(folder)/model.h5 is missing") }
+            guard problems.isEmpty else {
+                for problem in problems { printError(problem) }
+                throw ExitCode(1)
+            }
+            print("ok: \(folder), step \(manifest.step), \(manifest.shards.count) shards verified")
+        }
+    }
+}
