@@ -29,6 +29,8 @@ public final class Trainer {
     /// parameters apart (experts are spread over the expert group, dense ones replicated by it).
     private let normRanges: (dense: [Range<Int>], experts: [Range<Int>])
     private var metrics: MetricsLog?
+    /// Aborts the job with a report when an operation hangs.
+    let watchdog: Watchdog
     /// fp16 gradients only: the loss scale and the record of skipped steps.
     var scaler: LossScaler?
     /// The first step to run: 1, or the step after a resumed checkpoint.
@@ -84,6 +86,7 @@ public final class Trainer {
                                batchSize: config.train.batchSize)
         schedule = LearningRateSchedule(maxLR: config.train.lr, minLR: config.train.minLR,
                                         warmupSteps: config.train.warmupSteps, totalSteps: config.train.steps)
+        watchdog = try Watchdog(world: groups.world, deadline: Watchdog.deadlineFromEnvironment())
         let plan = PipelinePlan(schedule: config.parallel.schedule, stage: layout.ppIndex, stages: layout.pp,
                                 microbatches: setup.degrees.microbatches)
         pipeline = PipelineRunner(model: model, plan: plan, pipeline: groups.pipeline,
@@ -118,12 +121,14 @@ public final class Trainer {
         while step <= steps {
             let stepStart = MPIEnvironment.wallTime()
             _ = (pipeline.computeTime.take(), model.tensor.communicationTime.take(), model.expertCommunicationTime?.take())
+            watchdog.enter(.forwardBackward, step: step)
             let loss = try computeGradients(step: step)
             let pipelineSeconds = MPIEnvironment.wallTime() - stepStart
             guard loss.isFinite else {  // every rank sees the same all-reduced loss and stops alike
                 throw RunError("loss is \(loss) at step \(step) (fp32); lower train.lr or check the data",
                                seenByEveryRank: true)
             }
+            watchdog.enter(.gradientNorm, step: step)
             let (gradNorm, gradScale) = try clipping()
             if scaler?.record(overflow: !gradNorm.isFinite) == true {
                 // Skipped: same step and batch again at the lower scale; nothing was updated.
@@ -135,6 +140,7 @@ public final class Trainer {
                 continue
             }
             let lr = schedule.rate(atStep: step)
+            watchdog.enter(.optimizer, step: step)
             optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
             if sync.isSharded {
                 // The optimizer consumed the owned gradients; the rest were never summed.
@@ -156,6 +162,7 @@ public final class Trainer {
             }
             let evalEvery = config.train.evalEvery
             if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
+                watchdog.enter(.evaluation, step: step)
                 let valLoss = try evaluate()
                 if isLogger {
                     try metrics?.write(["step": .int(step), "val_loss": .number(valLoss)])
@@ -163,10 +170,15 @@ public final class Trainer {
                 }
             }
             let every = config.checkpoint.every
-            if step == steps || (every > 0 && step % every == 0) { try saveCheckpoint(step: step) }
+            if step == steps || (every > 0 && step % every == 0) {
+                watchdog.enter(.checkpoint, step: step)
+                try saveCheckpoint(step: step)
+            }
             step += 1
         }
+        watchdog.enter(.export, step: steps)
         try printTimeShares()
+        defer { watchdog.stop() }
         try ModelExport.write(model: model, setup: setup, groups: groups, step: steps,
                               path: runDir + "/model.h5")
     }
@@ -205,6 +217,7 @@ public final class Trainer {
         }
         // Embeddings and the final norm complete last.
         for range in model.nonBlockRanges { sync.reduce(range) }
+        watchdog.enter(.gradientSync, step: step)
         try sync.finish()
         try expertSync.finish()
         if let embedding = groups.embedding, let range = model.tokenEmbeddingRange {

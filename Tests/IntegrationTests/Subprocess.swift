@@ -1,7 +1,8 @@
 import Foundation
 
 /// Runs `executable arguments...` on `np` ranks under `mpirun` as a child process and returns its
-/// exit status with everything it wrote to standard output and standard error.
+/// exit status with everything it wrote to standard output and standard error; `environment` is
+/// added to the child's and forwarded to every rank.
 ///
 /// The child gets a clean MPI environment: `OMPI_*`/`PMIX_*` variables inherited from this
 /// process (set, for instance, when a test in this process initialised MPI) are removed, since a
@@ -10,7 +11,18 @@ import Foundation
 /// `mpirun` forwards to its ranks, then SIGKILL) and the status is 124, as with `timeout(1)`; a
 /// child killed by a signal reports 128 + the signal number.
 func runMPI(np: Int, executable: URL, arguments: [String], environment: [String: String] = [:],
-            timeout: Double) -> (status: Int32, stdout: String, stderr: String) {
+            timeout: Double, during: (() -> Void)? = nil) -> (status: Int32, stdout: String, stderr: String) {
+    // --quiet: no mpirun banner on a non-zero exit, so a rank's own error line stands alone.
+    let command = ["mpirun", "--quiet", "-np", "\(np)", "--oversubscribe", "--bind-to", "none",
+                   "--mca", "mpi_yield_when_idle", "1"] + environment.keys.sorted().flatMap { ["-x", $0] }
+        + [executable.path] + arguments
+    return runCommand(command, environment: environment, timeout: timeout, during: during)
+}
+
+/// Runs `command` (looked up on PATH) with a clean MPI environment plus `environment`, calling
+/// `during` on this thread while it runs; stops it after `timeout` seconds (status 124).
+func runCommand(_ command: [String], environment: [String: String] = [:], timeout: Double,
+                during: (() -> Void)? = nil) -> (status: Int32, stdout: String, stderr: String) {
     let outputDirectory = FileManager.default.temporaryDirectory
         .appendingPathComponent("tessera-runMPI-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: outputDirectory) }
@@ -29,11 +41,9 @@ func runMPI(np: Int, executable: URL, arguments: [String], environment: [String:
     }
 
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // finds mpirun on PATH, then execs it
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // finds the command on PATH, then execs it
     // --quiet: no mpirun banner on a non-zero exit, so a rank's own error line stands alone.
-    process.arguments = ["mpirun", "--quiet", "-np", "\(np)", "--oversubscribe", "--bind-to", "none",
-                         "--mca", "mpi_yield_when_idle", "1"] + environment.keys.sorted().flatMap { ["-x", $0] }
-        + [executable.path] + arguments
+    process.arguments = command
     process.environment = mpiChildEnvironment().merging(environment) { $1 }
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = stdoutHandle
@@ -43,11 +53,13 @@ func runMPI(np: Int, executable: URL, arguments: [String], environment: [String:
     do {
         try runWithSignalsUnblocked(process)
     } catch {
-        return (127, "", "runMPI: cannot start mpirun: \(error)")
+        return (127, "", "runCommand: cannot start \(command[0]): \(error)")
     }
 
+    let deadline = DispatchTime.now() + timeout
+    during?()
     var timedOut = false
-    if finished.wait(timeout: .now() + timeout) == .timedOut {
+    if finished.wait(timeout: deadline) == .timedOut {
         timedOut = true
         process.terminate()
         if finished.wait(timeout: .now() + 10) == .timedOut {
