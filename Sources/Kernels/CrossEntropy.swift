@@ -43,14 +43,16 @@ public func crossEntropyForward(_ losses: FloatPointer, _ lse: FloatPointer,
     for r in 0..<BT { losses[r] = lse[r] - losses[r] }
 }
 
-/// In place: logits become dlogits = (softmax − onehot(target)) · dloss; padding columns become 0.
+/// In place: logits become dlogits = (softmax − onehot(target)) · dloss, or · weights[r] per row
+/// when `weights` is given (a per-token objective such as DPO's); padding columns become 0.
 public func crossEntropyBackward(_ logits: FloatPointer, _ lse: ConstFloatPointer,
-                                 _ targets: UnsafePointer<Int32>, dloss: Float,
+                                 _ targets: UnsafePointer<Int32>, dloss: Float, weights: ConstFloatPointer? = nil,
                                  BT: Int, V: Int, ld: Int, vocabStart: Int = 0) {
     KernelThreads.forEachChunk(BT, cost: ld) { rows in
         for r in rows {
             let row = logits + r * ld
             let l = lse[r]
+            let dloss = weights?[r] ?? dloss
             for j in 0..<V { row[j] = fastExp(row[j] - l) * dloss }
             for j in V..<ld { row[j] = 0 }
             let t = Int(targets[r]) - vocabStart

@@ -238,6 +238,9 @@ public final class GPT {
         return total
     }
 
+    /// Per-token losses (B·T) after a forward with targets, on the stage with the head.
+    public func tokenLosses(_ acts: GPTActivations) -> UnsafePointer<Float> { UnsafePointer(acts.losses) }
+
     /// The logits of every vocabulary entry after a forward without targets: (B, T, ld) rows, the
     /// first V columns real. With tensor parallelism the shards are gathered (generation only).
     public func fullLogits(_ acts: GPTActivations) throws(MPIError) -> (values: UnsafePointer<Float>, ld: Int) {
@@ -252,8 +255,9 @@ public final class GPT {
     /// Accumulates (+=) parameter gradients of `dloss · Σ token losses` into `store.grads`.
     /// `blockDone(l)` fires as soon as global block l's gradients are complete (for overlapped
     /// all-reduce); embeddings and the final norm are complete when this returns.
+    /// `tokenWeights` (B·T), when given, replaces dloss per token: the gradient of Σ w_t · loss_t.
     public func backward(_ acts: GPTActivations, tokens: UnsafePointer<Int32>,
-                         targets: UnsafePointer<Int32>, dloss: Float,
+                         targets: UnsafePointer<Int32>, dloss: Float, tokenWeights: UnsafePointer<Float>? = nil,
                          dropout: DropoutContext? = nil, blockDone: (Int) -> Void = { _ in }) throws(MPIError) {
         let B = acts.B, T = acts.T, C = dims.nEmbd, tp = partition.tpSize
         let heads = dims.nHead / tp, width = C / tp
@@ -263,7 +267,7 @@ public final class GPT {
 
         if let wte, let lnfw, let lnfb {
             let ld = partition.vocabShard(dims)
-            crossEntropyBackward(acts.logits, acts.lse, targets, dloss: dloss, BT: BT,
+            crossEntropyBackward(acts.logits, acts.lse, targets, dloss: dloss, weights: tokenWeights, BT: BT,
                                  V: partition.validVocab(dims), ld: ld, vocabStart: partition.vocabStart(dims))
             linearBackward(s.dnarrow, g + wte, nil, acts.logits, acts.lnf, p + wte, BT: BT, C: C, OC: ld)
             try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)

@@ -148,7 +148,9 @@ extension Trainer {
     /// Loads parameters, moments, step and loss scale from `folder` (whose manifest every rank
     /// already has): each rank opens only the shards holding tensors it needs, verifies their
     /// checksums, and maps every saved slice through global indices into its own slices.
-    public func loadCheckpoint(folder: String, manifest: CheckpointManifest) throws {
+    /// `parametersOnly`: take the weights alone (a run that starts from another's, like DPO from
+    /// `train.init_from`), leaving moments, step and loss scale as they are.
+    public func loadCheckpoint(folder: String, manifest: CheckpointManifest, parametersOnly: Bool = false) throws {
         let store = model.store
         let needed = Set(store.specs.map(\.name))
         var sources: [String: [(shard: ShardRecord, record: DatasetRecord)]] = [:]
@@ -206,7 +208,8 @@ extension Trainer {
             for local in 0..<spec.localCount where globalOf[local] >= 0 {
                 store.values[range.lowerBound + local] = values[globalOf[local]]
             }
-            for (kind, moments) in [(DatasetRecord.Kind.firstMoment, optimizer.m), (.secondMoment, optimizer.v)] {
+            for (kind, moments) in [(DatasetRecord.Kind.firstMoment, optimizer.m), (.secondMoment, optimizer.v)]
+            where !parametersOnly {
                 guard let saved = try assemble(kind, spec) else { continue }
                 for run in optimizer.ownedRuns(in: range) {
                     for flat in run.range {
@@ -219,6 +222,7 @@ extension Trainer {
                 throw CheckpointError.corrupt(folder, "does not cover every element of '\(spec.name)'")
             }
         }
+        guard !parametersOnly else { return }
         startStep = manifest.step + 1
         if let saved = manifest.lossScaler, scaler != nil {
             scaler = LossScaler(restoring: saved)

@@ -44,6 +44,10 @@ final class PipelineRunner {
         /// Writes microbatch m's tokens and targets.
         let fill: (_ m: Int, _ inputs: UnsafeMutablePointer<Int32>, _ targets: UnsafeMutablePointer<Int32>) -> Void
         let dropout: (_ m: Int) -> DropoutContext?
+        /// On the stage with the head, after microbatch m's forward: its per-token losses.
+        var losses: ((_ m: Int, _ tokenLosses: UnsafePointer<Float>) -> Void)? = nil
+        /// Per-token loss weights for microbatch m's backward (nil: the uniform dloss).
+        var weights: ((_ m: Int) -> UnsafePointer<Float>?)? = nil
     }
 
     /// Forward and backward of every microbatch; `blockDone(l)` fires when block l's gradients are
@@ -72,6 +76,7 @@ final class PipelineRunner {
                 let started = computeTime.start()
                 lossSum += try model.forward(slot(m), tokens: tokens, targets: targets, dropout: batch.dropout(m))
                 computeTime.stop(started)
+                if model.partition.hasHead { batch.losses?(m, model.tokenLosses(slot(m))) }
             case .sendForward(let m):
                 try pipeline.send(UnsafeBufferPointer(output(m)), to: plan.stage + 1)
             case .recvBackward:
@@ -79,7 +84,7 @@ final class PipelineRunner {
             case .backward(let m):
                 let started = computeTime.start()
                 try model.backward(slot(m), tokens: tokens(m), targets: targets(m), dloss: dloss,
-                                   dropout: batch.dropout(m)) { layer in
+                                   tokenWeights: batch.weights?(m), dropout: batch.dropout(m)) { layer in
                     if m == last { blockDone(layer) }
                 }
                 computeTime.stop(started)

@@ -31,6 +31,10 @@ public final class Trainer {
     private var metrics: MetricsLog?
     /// Aborts the job with a report when an operation hangs.
     let watchdog: Watchdog
+    /// The DPO objective, when `train.objective = "dpo"`.
+    let preference: DirectPreference?
+    /// The last step's DPO figures.
+    private(set) var lastPreference: PreferenceFigures?
     /// fp16 gradients only: the loss scale and the record of skipped steps.
     var scaler: LossScaler?
     /// The first step to run: 1, or the step after a resumed checkpoint.
@@ -91,6 +95,11 @@ public final class Trainer {
                                 microbatches: setup.degrees.microbatches)
         pipeline = PipelineRunner(model: model, plan: plan, pipeline: groups.pipeline,
                                   microbatchSize: setup.degrees.microbatchSize)
+        preference = setup.preferences.map {
+            DirectPreference(pairs: $0, beta: config.train.dpoBeta, seed: config.run.seed,
+                             batchSequences: config.train.batchSize, microbatchSequences: setup.degrees.microbatchSize,
+                             slots: plan.activationSlots)
+        }
         let store = gpt.store
         let counted = store.specs.indices.filter { i in
             let spec = store.specs[i]
@@ -163,10 +172,20 @@ public final class Trainer {
             let evalEvery = config.train.evalEvery
             if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
                 watchdog.enter(.evaluation, step: step)
-                let valLoss = try evaluate()
-                if isLogger {
-                    try metrics?.write(["step": .int(step), "val_loss": .number(valLoss)])
-                    progress("step \(step)/\(steps) | val loss \(String(format: "%.4f", valLoss))")
+                if let preference {
+                    let figures = try evaluatePreferences(preference)
+                    if isLogger {
+                        try metrics?.write(["step": .int(step), "val_loss": .number(figures.loss),
+                                            "val_preference_accuracy": .number(figures.accuracy)])
+                        progress("step \(step)/\(steps) | val DPO loss \(String(format: "%.4f", figures.loss)) | "
+                            + "held-out preference accuracy \(String(format: "%.3f", figures.accuracy))")
+                    }
+                } else {
+                    let valLoss = try evaluate()
+                    if isLogger {
+                        try metrics?.write(["step": .int(step), "val_loss": .number(valLoss)])
+                        progress("step \(step)/\(steps) | val loss \(String(format: "%.4f", valLoss))")
+                    }
                 }
             }
             let every = config.checkpoint.every
@@ -211,7 +230,9 @@ public final class Trainer {
     /// must start at zero (AdamW consumes them).
     public func computeGradients(step: Int) throws -> Double {
         let dloss = Float((scaler?.scale ?? 1) / Double(config.train.batchSize * config.model.blockSize))
-        let lossSum = try pipeline.train(microbatches(step: step, evaluationBatch: nil), dloss: dloss) { layer in
+        let batch = preference == nil ? microbatches(step: step, evaluationBatch: nil)
+            : preferenceMicrobatches(scoring: true) { self.preference!.trainingPair(step: step, position: $0) }
+        let lossSum = try pipeline.train(batch, dloss: dloss) { layer in
             sync.reduce(model.blockRange(layer))
             expertSync.reduce(model.expertRange(layer))
         }
@@ -232,7 +253,76 @@ public final class Trainer {
         }
         let (loss, routing) = try globalTotals(lossSum, routing: model.takeRoutingTotals())
         lastRouting = routing
+        if let preference {
+            lastPreference = try preferenceTotals(preference)
+            return lastPreference!.loss
+        }
         return loss
+    }
+
+    /// DPO microbatches over the pairs `pairOf(position)` of a global batch: fills each sequence,
+    /// and on the stage with the head records reference log-probabilities (`reference`) or scores
+    /// the pairs and sets the backward weights (`scoring`).
+    private func preferenceMicrobatches(scoring: Bool, reference: UnsafeMutablePointer<[Double]>? = nil,
+                                        pairOf: @escaping (Int) -> Int) -> PipelineRunner.Microbatch {
+        let preference = preference!, first = groups.layout.replicaSequences.lowerBound, size = degrees.microbatchSize
+        func sequences(_ m: Int) -> Range<Int> { (first + m * size)..<(first + (m + 1) * size) }
+        var batch = PipelineRunner.Microbatch(
+            fill: { m, inputs, targets in preference.fill(sequences: sequences(m), pairOf: pairOf, inputs: inputs, targets: targets) },
+            dropout: { _ in nil })
+        batch.losses = { m, losses in
+            if let reference {
+                preference.recordReference(losses, sequences: sequences(m), pairOf: pairOf, into: &reference.pointee)
+            } else {
+                preference.score(losses, sequences: sequences(m), pairOf: pairOf, slot: m)
+            }
+        }
+        if scoring { batch.weights = { m in preference.weights(slot: m) } }
+        return batch
+    }
+
+    /// World sums of the DPO totals (counted on tensor rank 0 of the last stage, where they exist).
+    private func preferenceTotals(_ preference: DirectPreference) throws -> PreferenceFigures {
+        var sums = preference.takeTotals().array
+        if groups.layout.tpIndex != 0 { sums = sums.map { _ in 0 } }
+        try groups.world.allReduce(&sums, op: .sum)
+        return PreferenceFigures(sums, beta: preference.beta)
+    }
+
+    /// Reference log-probabilities of every pair from the current (initial) parameters, once,
+    /// before the first step; every rank ends with all of them.
+    public func computeReferenceLogProbabilities() throws {
+        guard let preference else { return }
+        let count = preference.pairs.count, perBatch = preference.batchPairs
+        var sums = [Double](repeating: 0, count: 2 * count), seen = [Double](repeating: 0, count: 2 * count)
+        for chunk in 0..<((count + perBatch - 1) / perBatch) {
+            var values = [Double](repeating: .nan, count: 2 * count)
+            _ = try withUnsafeMutablePointer(to: &values) { pointer in
+                try pipeline.evaluate(preferenceMicrobatches(scoring: false, reference: pointer) { (chunk * perBatch + $0) % count })
+            }
+            for i in values.indices where !values[i].isNaN { sums[i] += values[i]; seen[i] += 1 }
+        }
+        if groups.layout.tpIndex != 0 { (sums, seen) = (sums.map { _ in 0 }, seen.map { _ in 0 }) }
+        try groups.world.allReduce(&sums, op: .sum)
+        try groups.world.allReduce(&seen, op: .sum)
+        preference.setReference(zip(sums, seen).map { $0 / max($1, 1) })
+        _ = model.takeRoutingTotals()
+    }
+
+    /// DPO on the held-out pairs: loss and preference accuracy.
+    private func evaluatePreferences(_ preference: DirectPreference) throws -> PreferenceFigures {
+        let pairs = preference.pairs, perBatch = preference.batchPairs
+        let validation = pairs.trainCount..<pairs.count
+        _ = preference.takeTotals()
+        for chunk in 0..<((validation.count + perBatch - 1) / perBatch) {
+            // The last chunk wraps around; its repeats are scored once more (a small bias, fixed
+            // per run, the same on every layout).
+            _ = try pipeline.evaluate(preferenceMicrobatches(scoring: false) {
+                validation.lowerBound + (chunk * perBatch + $0) % validation.count
+            })
+        }
+        _ = model.takeRoutingTotals()
+        return try preferenceTotals(preference)
     }
 
     /// The last step's routing figures over the global batch (mixture-of-experts models).
@@ -331,6 +421,10 @@ public final class Trainer {
         ]
         if let scaler {
             row += [("loss_scale", .number(scaler.scale)), ("skipped_steps", .int(scaler.skippedSteps))]
+        }
+        if let figures = lastPreference {
+            row += [("reward_margin", .number(figures.rewardMargin)), ("preference_accuracy", .number(figures.accuracy)),
+                    ("kl", .number(figures.kl))]
         }
         if let routing = lastRouting {
             row += [("aux_loss", .number(routing.auxLoss)), ("dropped_fraction", .number(routing.droppedFraction)),

@@ -12,6 +12,8 @@ public struct TrainingSetup: Sendable {
     public let degrees: ParallelDegrees
     public let corpus: Corpus
     public let dims: GPTDimensions
+    /// With `train.objective = "dpo"`: the encoded preference pairs.
+    let preferences: PreferencePairs?
 
     /// Loads and validates; every check that can fail on bad input happens here.
     public static func load(configPath: String, overrides: [String], worldSize: Int) throws -> TrainingSetup {
@@ -24,14 +26,22 @@ public struct TrainingSetup: Sendable {
             throw SetupError("model.vocab_size = \(vocab) is smaller than the \(config.data.tokenizer.rawValue) tokenizer's vocabulary of \(corpus.tokenizer.vocabSize) in \(config.data.path)")
         }
         let dims = GPTDimensions(config: config.model, vocabSize: vocab)
-        return TrainingSetup(config: config, degrees: degrees, corpus: corpus, dims: dims)
+        var preferences: PreferencePairs?
+        if config.train.objective == .dpo {
+            guard degrees.microbatchSize % 2 == 0 else {
+                throw SetupError("train.objective = \"dpo\" needs whole pairs per microbatch: train.batch_size / (dp · "
+                    + "parallel.microbatches) = \(degrees.microbatchSize) sequences must be even")
+            }
+            preferences = try PreferencePairs(path: config.data.preferences, tokenizer: corpus.tokenizer,
+                                              blockSize: config.model.blockSize)
+        }
+        return TrainingSetup(config: config, degrees: degrees, corpus: corpus, dims: dims, preferences: preferences)
     }
 
     /// Features of the contract that later work brings; refused up front rather than half-run.
     private static func checkImplemented(_ config: TesseraConfig) throws {
         let pending: [(Bool, String)] = [
             (config.precision.compute != .fp32, "precision.compute = bf16 is not available yet"),
-            (config.train.objective != .lm, "train.objective = dpo is not available yet"),
         ]
         if let (_, message) = pending.first(where: { $0.0 }) { throw SetupError(message) }
     }

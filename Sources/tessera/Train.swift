@@ -31,30 +31,25 @@ struct Train: ParsableCommand {
 
         // The checkpoint to resume: found and checked against this model by rank 0, its manifest
         // then shared, so that a bad one stops every rank before any work.
-        var resumed: (folder: String, manifest: CheckpointManifest)?
-        failure = nil
-        var code: Int32 = 2
-        if world.rank == 0 {
-            do {
-                if let folder = try checkpointFolder(runDirectory: setup!.config.run.dir) {
-                    resumed = (folder, try Trainer.compatibleManifest(folder: folder, dims: setup!.dims))
-                }
-            } catch {
-                if case CheckpointError.corrupt = error { code = 1 }
-                failure = "\(error)"
-            }
-        }
-        try agreeOrExit(world, failure, code: code)
-        let shared = try world.broadcast(string: resumed.map { "\($0.folder)\n" + String(decoding: try $0.manifest.encoded(), as: UTF8.self) } ?? "", root: 0)
-        if let newline = shared.firstIndex(of: "\n") {
-            resumed = (String(shared[..<newline]),
-                       try CheckpointManifest.decode(Data(shared[shared.index(after: newline)...].utf8), path: "manifest"))
-        }
+        let resumed = try agreedCheckpoint(world, setup: setup!) { try checkpointFolder(runDirectory: $0.config.run.dir) }
+        // DPO starts from `train.init_from`'s weights, which are also its frozen reference.
+        let initial = setup!.config.train.objective == .dpo
+            ? try agreedCheckpoint(world, setup: setup!) { try Ckpt.folder($0.config.train.initFrom) } : nil
 
         do {
             let layout = Layout(degrees: setup!.degrees, rank: world.rank)
             let groups = try ProcessGroups(layout: layout, world: world)
             let trainer = try Trainer(setup: setup!, groups: groups)
+            if let initial {
+                failure = nil
+                do {
+                    try trainer.loadCheckpoint(folder: initial.folder, manifest: initial.manifest, parametersOnly: true)
+                } catch let error as CheckpointError {
+                    failure = "train.init_from: \(error)"
+                }
+                try agreeOrExit(world, failure, code: 1)
+                try trainer.computeReferenceLogProbabilities()
+            }
             if let resumed {
                 failure = nil
                 let started = MPIEnvironment.wallTime()
@@ -100,5 +95,30 @@ struct Train: ParsableCommand {
             }
             return latest
         }
+    }
+
+    /// The checkpoint `find` names, found and checked against this model by rank 0 and its manifest
+    /// shared, so that a bad one stops every rank before any work (exit 2; 1 when damaged).
+    func agreedCheckpoint(_ world: Communicator, setup: TrainingSetup,
+                          _ find: (TrainingSetup) throws -> String?) throws -> (folder: String, manifest: CheckpointManifest)? {
+        var found: (folder: String, manifest: CheckpointManifest)?
+        var failure: String?
+        var code: Int32 = 2
+        if world.rank == 0 {
+            do {
+                if let folder = try find(setup) {
+                    found = (folder, try Trainer.compatibleManifest(folder: folder, dims: setup.dims))
+                }
+            } catch {
+                if case CheckpointError.corrupt = error { code = 1 }
+                failure = "\(error)"
+            }
+        }
+        try agreeOrExit(world, failure, code: code)
+        let shared = try world.broadcast(string: found.map { "\($0.folder)\n" + String(decoding: try $0.manifest.encoded(), as: UTF8.self) } ?? "",
+                                         root: 0)
+        guard let newline = shared.firstIndex(of: "\n") else { return nil }
+        return (String(shared[..<newline]),
+                try CheckpointManifest.decode(Data(shared[shared.index(after: newline)...].utf8), path: "manifest"))
     }
 }

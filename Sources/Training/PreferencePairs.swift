@@ -1,0 +1,56 @@
+import Data
+import Foundation
+
+/// Preference pairs for DPO, encoded: for every JSONL line `{"prompt", "chosen", "rejected"}` two
+/// sequences of T tokens (prompt + chosen, prompt + rejected), their next-token targets, and a mask
+/// that is 1 where the target is a response token (the prompt is conditioning, not scored).
+///
+/// A long example keeps its response (up to T/2 tokens) and as much of the prompt's end as fits.
+/// The last 10% of pairs (at least one) are held out for evaluation.
+struct PreferencePairs {
+    let T: Int
+    let count: Int
+    /// Sequence 2i is pair i's chosen, 2i + 1 its rejected: T values each.
+    let tokens: [Int32], targets: [Int32], mask: [Float]
+
+    var trainCount: Int { count - validationCount }
+    var validationCount: Int { count < 2 ? 0 : max(1, count / 10) }
+
+    init(path: String, tokenizer: any Tokenizer, blockSize T: Int) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw SetupError("data.preferences: cannot read '\(path)' as UTF-8 text")
+        }
+        self.T = T
+        var tokens: [Int32] = [], targets: [Int32] = [], mask: [Float] = []
+        var count = 0
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            let fields = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            guard let fields, let prompt = fields["prompt"] as? String, let chosen = fields["chosen"] as? String,
+                  let rejected = fields["rejected"] as? String else {
+                throw SetupError("\(path):\(number + 1): expected a JSON object with string fields prompt, chosen, rejected")
+            }
+            let promptIDs = try tokenizer.encode(prompt)
+            for response in [chosen, rejected] {
+                let responseIDs = try tokenizer.encode(response)
+                guard !responseIDs.isEmpty else { throw SetupError("\(path):\(number + 1): an empty response") }
+                let kept = Array(responseIDs.prefix(max(1, T / 2)))
+                let context = Array(promptIDs.suffix(T + 1 - kept.count))
+                let sequence = context + kept
+                // Position t predicts sequence[t + 1]; scored when that is a response token.
+                for t in 0..<T {
+                    let inside = t + 1 < sequence.count
+                    tokens.append(t < sequence.count ? sequence[t] : 0)
+                    targets.append(inside ? sequence[t + 1] : 0)
+                    mask.append(inside && t + 1 >= context.count ? 1 : 0)
+                }
+            }
+            count += 1
+        }
+        guard count >= 2 else { throw SetupError("data.preferences: '\(path)' holds \(count) pairs; DPO needs at least 2") }
+        self.count = count
+        self.tokens = tokens
+        self.targets = targets
+        self.mask = mask
+    }
+}
