@@ -126,6 +126,10 @@ public final class Trainer {
         let steps = config.train.steps
         let tokensPerStep = Double(config.train.batchSize * config.model.blockSize)
         let started = MPIEnvironment.wallTime()
+        if let preference, startStep == 1, config.train.evalEvery > 0 {
+            // The initial policy's figures, for comparison with the trained one's.
+            try logPreferenceEvaluation(preference, step: 0)
+        }
         var step = startStep
         while step <= steps {
             let stepStart = MPIEnvironment.wallTime()
@@ -173,13 +177,7 @@ public final class Trainer {
             if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
                 watchdog.enter(.evaluation, step: step)
                 if let preference {
-                    let figures = try evaluatePreferences(preference)
-                    if isLogger {
-                        try metrics?.write(["step": .int(step), "val_loss": .number(figures.loss),
-                                            "val_preference_accuracy": .number(figures.accuracy)])
-                        progress("step \(step)/\(steps) | val DPO loss \(String(format: "%.4f", figures.loss)) | "
-                            + "held-out preference accuracy \(String(format: "%.3f", figures.accuracy))")
-                    }
+                    try logPreferenceEvaluation(preference, step: step)
                 } else {
                     let valLoss = try evaluate()
                     if isLogger {
@@ -307,6 +305,18 @@ public final class Trainer {
         try groups.world.allReduce(&seen, op: .sum)
         preference.setReference(zip(sums, seen).map { $0 / max($1, 1) })
         _ = model.takeRoutingTotals()
+    }
+
+    /// Held-out DPO loss and preference accuracy, and the language-model validation loss (which
+    /// preference training should not wreck), as an eval row.
+    private func logPreferenceEvaluation(_ preference: DirectPreference, step: Int) throws {
+        let figures = try evaluatePreferences(preference)
+        let lmLoss = try evaluate()
+        guard isLogger else { return }
+        try metrics?.write(["step": .int(step), "val_loss": .number(figures.loss),
+                            "val_preference_accuracy": .number(figures.accuracy), "val_lm_loss": .number(lmLoss)])
+        progress("step \(step)/\(config.train.steps) | val DPO loss \(String(format: "%.4f", figures.loss)) | held-out "
+            + "preference accuracy \(String(format: "%.3f", figures.accuracy)) | val LM loss \(String(format: "%.4f", lmLoss))")
     }
 
     /// DPO on the held-out pairs: loss and preference accuracy.

@@ -20,13 +20,34 @@ struct PreferenceTests {
         #expect(abs((single.losses[1] ?? 0) - log(2)) < 1e-6, "step 1 loss \(single.losses[1] ?? .nan)")
         #expect(abs(single.rows(key: "reward_margin")[1] ?? 1) < 1e-5)
         #expect(single.rows(key: "preference_accuracy").count == 10 && single.rows(key: "kl").count == 10)
-        #expect(single.rows(key: "val_preference_accuracy").count == 2)
+        // Evaluated before the first step and at steps 5 and 10, with the LM validation loss.
+        #expect(single.rows(key: "val_preference_accuracy").count == 3 && single.rows(key: "val_lm_loss").count == 3)
         // The curve moves: the policy leaves its reference.
         #expect(single.losses.values.contains { abs($0 - log(2)) > 1e-3 })
         for (ranks, layout) in [(2, [String]()), (2, ["parallel.tp=2"]), (2, ["parallel.pp=2", "parallel.microbatches=2"])] {
             let run = Tessera.train(np: ranks, overrides: Self.dpo(pretrained) + layout, label: "dpo-layout")
             expectSameCurve(run, as: single, steps: 10, tolerance: 1e-3)
         }
+    }
+
+    /// `tessera prefer --judge`: a pair per prompt appended to the file; a rerun skips what is answered.
+    @Test func preferRecordsPairsAndResumes() throws {
+        let pretrained = Tessera.train(np: 1, overrides: ["train.steps=2"], label: "prefer-pre")
+        let dir = Tessera.temporaryDirectory("prefer")
+        let prompts = dir.appendingPathComponent("prompts.txt"), out = dir.appendingPathComponent("pairs.jsonl")
+        try "ROMEO:\nJULIET:\\nO Romeo\nFirst Citizen:\n".write(to: prompts, atomically: true, encoding: .utf8)
+        let arguments = ["prefer", "--checkpoint", pretrained.runDir.path, "--prompts", prompts.path, "--out", out.path,
+                         "--judge", "first", "--tokens", "16"]
+        let first = runMPI(np: 1, executable: Tessera.executable, arguments: arguments, timeout: 60)
+        #expect(first.status == 0, "\(first.stderr)")
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        let pair = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: String]
+        #expect(pair?["prompt"] == "JULIET:\nO Romeo" && pair?["chosen"]?.count == 16 && pair?["chosen"] != pair?["rejected"])
+        let again = runMPI(np: 1, executable: Tessera.executable, arguments: arguments, timeout: 60)
+        #expect(again.status == 0 && again.stderr.contains("0 pairs recorded") && again.stderr.contains("3 answered before"),
+                "\(again.stderr)")
+        #expect(try String(contentsOf: out, encoding: .utf8).split(separator: "\n").count == 3)
     }
 
     /// Bad preference data: exit 2 with one line naming the file and line.
