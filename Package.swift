@@ -30,7 +30,10 @@ let package = Package(
         .target(name: "Config", dependencies: ["TOMLKit"]),
         .target(name: "Parallel", dependencies: ["MPI", "Kernels", "Config"]),
         .target(name: "Model", dependencies: ["Parallel", "Kernels", "Config", "Random"]),
-        .target(name: "Data", dependencies: ["Config", "Random"]),
+        // SentencePiece's C++ API behind a C header (libsentencepiece-dev).
+        .target(name: "CSentencePiece",
+                linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
+        .target(name: "Data", dependencies: ["Config", "Random", "CKernels", "CSentencePiece"]),
         .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5", "CKernels"]),
         .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config"]),
         .executableTarget(name: "tessera", dependencies: [

@@ -5,7 +5,8 @@ import Random
 ///
 /// Sequence i (0 ≤ i < batchSize) of training step s starts at token offset
 /// `CounterRNG(seed:, label: "train-batch").below(n − T, s << 32 | i)`, n the train split's length
-/// and T the block size; eval batch k draws the same way from the val split with label
+/// (for a prepared folder, the train tokens of its shards concatenated in index order) and T the
+/// block size; eval batch k draws the same way from the val split with label
 /// "val-batch", so every evaluation sees the same fixed batches. The counter packs (s, i) into one
 /// unique 64-bit value (i < 2^32), so any rank, microbatch or resumed run can fill any slice of
 /// any step alone, without drawing the rest.
@@ -55,11 +56,11 @@ public struct BatchSampler: Sendable {
 
 /// One split's tokens and its generator; a draw is a training step or an eval batch index.
 private struct Split: Sendable {
-    let tokens: [Int32]
+    let tokens: TokenStore
     let rng: CounterRNG
     let blockSize: Int
 
-    init(tokens: [Int32], rng: CounterRNG, blockSize: Int) {
+    init(tokens: TokenStore, rng: CounterRNG, blockSize: Int) {
         precondition(tokens.count > blockSize, "a split of \(tokens.count) tokens cannot hold T + 1 = \(blockSize + 1)")
         self.tokens = tokens
         self.rng = rng
@@ -73,12 +74,10 @@ private struct Split: Sendable {
 
     func fill(draw: Int, sequences: Range<Int>,
               inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>) {
-        tokens.withUnsafeBufferPointer { source in
-            for (row, sequence) in sequences.enumerated() {
-                let window = source.baseAddress! + start(draw: draw, sequence: sequence)
-                (inputs + row * blockSize).update(from: window, count: blockSize)
-                (targets + row * blockSize).update(from: window + 1, count: blockSize)
-            }
+        for (row, sequence) in sequences.enumerated() {
+            let window = start(draw: draw, sequence: sequence)
+            tokens.copy(from: window, count: blockSize, into: inputs + row * blockSize)
+            tokens.copy(from: window + 1, count: blockSize, into: targets + row * blockSize)
         }
     }
 }

@@ -12,9 +12,11 @@ public struct ByteTokenizer: Tokenizer {
         text.utf8.map { Int32($0) }
     }
 
-    /// Byte sequences that are not UTF-8 and ids outside 0..<256 decode to U+FFFD.
+    /// The end-of-text id (256) decodes to a newline; byte sequences that are not UTF-8 and other
+    /// ids outside 0..<256 decode to U+FFFD.
     public func decode(_ tokens: [Int32]) -> String {
         // 0xFF never occurs in UTF-8, so an out-of-range id decodes as one replacement character.
-        String(decoding: tokens.map { (0..<256).contains($0) ? UInt8($0) : 0xFF }, as: UTF8.self)
+        String(decoding: tokens.map { $0 == endOfText ? 0x0A : (0..<256).contains($0) ? UInt8($0) : 0xFF },
+               as: UTF8.self)
     }
 }

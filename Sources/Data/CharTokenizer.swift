@@ -44,11 +44,12 @@ public struct CharTokenizer: Tokenizer {
         return tokens
     }
 
-    /// Ids outside the vocabulary decode to U+FFFD.
+    /// The end-of-text id (the vocabulary's size) decodes to a newline, other ids outside the
+    /// vocabulary to U+FFFD.
     public func decode(_ tokens: [Int32]) -> String {
         var text = String.UnicodeScalarView()
         for token in tokens {
-            text.append(symbols.indices.contains(Int(token)) ? symbols[Int(token)] : "\u{FFFD}")
+            text.append(symbols.indices.contains(Int(token)) ? symbols[Int(token)] : token == endOfText ? "\n" : "\u{FFFD}")
         }
         return String(text)
     }

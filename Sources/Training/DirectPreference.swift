@@ -28,7 +28,9 @@ final class DirectPreference {
 
     struct Totals {
         var loss = 0.0, margin = 0.0, correct = 0.0, logRatio = 0.0, responseTokens = 0.0, pairs = 0.0
-        var array: [Double] { [loss, margin, correct, logRatio, responseTokens, pairs] }
+        /// Pairs whose chosen response the policy finds more likely than the rejected one.
+        var likelihoodCorrect = 0.0
+        var array: [Double] { [loss, margin, correct, logRatio, responseTokens, pairs, likelihoodCorrect] }
     }
 
     init(pairs: PreferencePairs, beta: Double, seed: Int, batchSequences: Int, microbatchSequences: Int,
@@ -91,6 +93,7 @@ final class DirectPreference {
             totals.loss += z > 0 ? log1p(exp(-z)) : -z + log1p(exp(z))
             totals.margin += z
             totals.correct += z > 0 ? 1 : 0
+            totals.likelihoodCorrect += chosen.1 > rejected.1 ? 1 : 0
             totals.logRatio += chosenRatio + rejectedRatio
             totals.pairs += 1
             let slope = Float(beta / (1 + exp(z)) / Double(batchPairs))
@@ -122,14 +125,19 @@ final class DirectPreference {
 
 /// DPO figures over a global batch (or the held-out pairs).
 struct PreferenceFigures {
-    let loss: Double, rewardMargin: Double, accuracy: Double, kl: Double
+    /// `accuracy`: the implicit reward's (margin > 0, DPO's usual metric; 0 while the policy is its
+    /// reference); `likelihoodAccuracy`: the policy's own (log π(c) > log π(r)), meaningful for
+    /// any model, the pretrained one included.
+    let loss: Double, rewardMargin: Double, accuracy: Double, likelihoodAccuracy: Double, kl: Double
 
-    /// From world-summed totals (loss, margin, correct, log-ratio, response tokens, pairs).
+    /// From world-summed totals (loss, margin, correct, log-ratio, response tokens, pairs,
+    /// likelihood-correct).
     init(_ sums: [Double], beta: Double) {
         let pairs = max(sums[5], 1)
         loss = sums[0] / pairs
         rewardMargin = sums[1] / pairs
         accuracy = sums[2] / pairs
+        likelihoodAccuracy = sums[6] / pairs
         // Mean per-token log(π / π_ref) on the responses: a sample estimate of KL(π ‖ π_ref).
         kl = sums[3] / max(sums[4], 1)
     }

@@ -307,16 +307,19 @@ public final class Trainer {
         _ = model.takeRoutingTotals()
     }
 
-    /// Held-out DPO loss and preference accuracy, and the language-model validation loss (which
-    /// preference training should not wreck), as an eval row.
+    /// Held-out DPO loss, preference accuracy (the policy's likelihood preference, and the implicit
+    /// reward's), and the language-model validation loss (which preference training should not
+    /// wreck), as an eval row.
     private func logPreferenceEvaluation(_ preference: DirectPreference, step: Int) throws {
         let figures = try evaluatePreferences(preference)
         let lmLoss = try evaluate()
         guard isLogger else { return }
         try metrics?.write(["step": .int(step), "val_loss": .number(figures.loss),
-                            "val_preference_accuracy": .number(figures.accuracy), "val_lm_loss": .number(lmLoss)])
+                            "val_preference_accuracy": .number(figures.likelihoodAccuracy),
+                            "val_reward_accuracy": .number(figures.accuracy), "val_lm_loss": .number(lmLoss)])
         progress("step \(step)/\(config.train.steps) | val DPO loss \(String(format: "%.4f", figures.loss)) | held-out "
-            + "preference accuracy \(String(format: "%.3f", figures.accuracy)) | val LM loss \(String(format: "%.4f", lmLoss))")
+            + "preference accuracy \(String(format: "%.3f", figures.likelihoodAccuracy)) (implicit reward "
+            + "\(String(format: "%.3f", figures.accuracy))) | val LM loss \(String(format: "%.4f", lmLoss))")
     }
 
     /// DPO on the held-out pairs: loss and preference accuracy.

@@ -59,7 +59,8 @@ import Testing
     let tokenizer = ByteTokenizer()
     #expect(tokenizer.decode([0x41, 0xFF, 0x42]) == "A\u{FFFD}B")
     #expect(tokenizer.decode([0xE4, 0xB8]) == "\u{FFFD}")
-    #expect(tokenizer.decode([0x41, 256, -1]) == "A\u{FFFD}\u{FFFD}")
+    // 256 is the end-of-text id of prepared shards: a newline.
+    #expect(tokenizer.decode([0x41, 256, -1, 257]) == "A\n\u{FFFD}\u{FFFD}")
 }
 
 @Test func byteTokenizerRebuildsFromItsSerializedForm() throws {
@@ -67,8 +68,7 @@ import Testing
     #expect(rebuilt.kind == .byte && rebuilt.vocabSize == 256)
 }
 
-@Test func sentencepieceIsNotSupportedYet() throws {
+@Test func sentencepieceFromAnEmptySerializedFormIsRejected() throws {
     let error = try #require(throws: DataError.self) { try makeTokenizer(kind: .sentencepiece, serialized: "") }
-    #expect(error == .unsupportedTokenizer(.sentencepiece))
-    #expect(error.description == "data.tokenizer = \"sentencepiece\" is not supported yet; use \"char\" or \"byte\"")
+    #expect(error == .badTokenizerModel(path: "tokenizer_data", reason: "not a base64 SentencePiece model"))
 }
