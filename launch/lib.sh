@@ -169,3 +169,96 @@ tessera_blas_coretype() {
     TESSERA_MPI_ENV_SET+=(OPENBLAS_CORETYPE)
     tessera_note "OpenBLAS chose $core kernels for this CPU; using $choice (its feature flags allow them)"
 }
+
+# An exit status of mpirun in words: "exit 1 (...)", "signal 9 (KILL, exit 137)" for 128+N, or
+# for any other status, mpirun's own failure (an OpenMPI error code, not tessera's).
+tessera_describe_status() {
+    local status="$1" name=""
+    if ((status > 128 && status <= 128 + 64)); then
+        name="$(kill -l "$((status - 128))" 2>/dev/null || true)"
+    fi
+    if [[ -n "$name" ]]; then
+        printf 'signal %d (%s, exit %d)' "$((status - 128))" "${name#SIG}" "$status"
+    elif ((status == 1)); then
+        printf 'exit 1 (a failure during the run)'
+    elif ((status == 2)); then
+        printf 'exit 2 (bad usage, config or input)'
+    else
+        printf "exit %d (not tessera's own status but mpirun's: e.g. it lost contact with a node's daemon, or could not start one)" "$status"
+    fi
+}
+
+# The run folder of a `tessera train` command line (the arguments after `train`): the last
+# `--set run.dir=...`, else `dir` in the config's [run] section, else the default; empty when the
+# config cannot be read. Relative to the current folder, as tessera takes it.
+tessera_train_run_dir() {
+    local config="" dir="" i
+    local -a args=("$@")
+    for ((i = 0; i < ${#args[@]}; i++)); do
+        case "${args[i]}" in
+            --config) config="${args[i + 1]:-}"; i=$((i + 1)) ;;
+            --config=*) config="${args[i]#--config=}" ;;
+            --set)
+                [[ "${args[i + 1]:-}" == run.dir=* ]] && dir="${args[i + 1]#run.dir=}"
+                i=$((i + 1))
+                ;;
+            --set=run.dir=*) dir="${args[i]#--set=run.dir=}" ;;
+        esac
+    done
+    if [[ -z "$dir" ]]; then
+        [[ -n "$config" && -r "$config" ]] || return 0
+        # `dir = "..."` in [run], or `run.dir = "..."` at the top level (basic or literal string).
+        dir="$(awk '
+            { sub(/\r$/, "") }
+            /^[ \t]*\[/ { section = $0; gsub(/[ \t\[\]]/, "", section); next }
+            {
+                key = ""
+                if (section == "run" && match($0, /^[ \t]*dir[ \t]*=[ \t]*/)) key = "dir"
+                else if (section == "" && match($0, /^[ \t]*run\.dir[ \t]*=[ \t]*/)) key = "run.dir"
+                if (key == "") next
+                rest = substr($0, RSTART + RLENGTH)
+                q = substr(rest, 1, 1)
+                if (q != "\"" && q != "\047") next
+                rest = substr(rest, 2); end = index(rest, q)
+                if (end > 0) { value = substr(rest, 1, end - 1); found = 1 }
+            }
+            END { if (found) print value; else print "runs/shakespeare-char" }' "$config")"
+    fi
+    printf '%s\n' "$dir"
+}
+
+# Where a restarted `tessera train` (arguments after `train`) continues, in words: the step and
+# folder that RUN_DIR/checkpoints/latest names, step 0 when there is none yet, or "the newest
+# complete checkpoint" when the run folder cannot be told.
+tessera_train_resume_point() {
+    local resume=auto i dir name step
+    local -a args=("$@")
+    for ((i = 0; i < ${#args[@]}; i++)); do
+        case "${args[i]}" in
+            --resume) resume="${args[i + 1]:-auto}"; i=$((i + 1)) ;;
+            --resume=*) resume="${args[i]#--resume=}" ;;
+        esac
+    done
+    if [[ "$resume" == never ]]; then
+        printf 'step 0 (--resume never: the run starts over)'
+        return 0
+    elif [[ "$resume" != auto ]]; then
+        printf 'the checkpoint given by --resume %s' "$resume"
+        return 0
+    fi
+    dir="$(tessera_train_run_dir "$@")"
+    if [[ -z "$dir" ]]; then
+        printf 'the newest complete checkpoint'
+    elif [[ -r "$dir/checkpoints/latest" ]]; then
+        name="$(head -n 1 "$dir/checkpoints/latest" | tr -d '[:space:]')"
+        if [[ "$name" =~ ^step_0*([0-9]+)$ ]]; then
+            step="${BASH_REMATCH[1]}"
+            [[ -n "$step" ]] || step=0
+            printf 'step %s (%s/checkpoints/%s)' "$step" "$dir" "$name"
+        else
+            printf 'the newest complete checkpoint (%s/checkpoints/latest names %s)' "$dir" "${name:-nothing}"
+        fi
+    else
+        printf 'step 0 (no complete checkpoint yet in %s/checkpoints)' "$dir"
+    fi
+}
