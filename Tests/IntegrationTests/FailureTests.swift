@@ -17,16 +17,20 @@ struct FailureTests {
             + (Tessera.tinyModel + overrides).flatMap { ["--set", $0] }
     }
 
-    /// Waits until the run has logged `step`, then sends `signal` to the rank process of `runDir`
-    /// with the highest pid (not rank 0's, in practice); returns its pid and when it was signalled.
-    static func signalRank(of runDir: URL, afterStep step: Int, _ signal: Int32) -> (pid: Int32, at: Date)? {
+    /// Waits (up to 2 minutes) until the run in `runDir` has logged `step` rows.
+    static func waitForStep(_ step: Int, in runDir: URL) -> Bool {
         let metrics = runDir.appendingPathComponent("metrics.jsonl")
         let start = Date()
         while Date().timeIntervalSince(start) < 120 {
             let rows = (try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0
-            if rows >= step { break }
+            if rows >= step { return true }
             Thread.sleep(forTimeInterval: 0.1)
         }
+        return false
+    }
+
+    /// Pids of the processes whose command line satisfies `matches`.
+    static func processes(_ matches: (Substring) -> Bool) -> [Int32] {
         let ps = Process()
         ps.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         ps.arguments = ["ps", "-eo", "pid=,args="]
@@ -35,9 +39,17 @@ struct FailureTests {
         try? ps.run()
         let listing = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         ps.waitUntilExit()
-        let ranks = listing.split(separator: "\n").filter {
+        return listing.split(separator: "\n").filter(matches)
+            .compactMap { Int32($0.trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) }
+    }
+
+    /// Waits until the run has logged `step`, then sends `signal` to the rank process of `runDir`
+    /// with the highest pid (not rank 0's, in practice); returns its pid and when it was signalled.
+    static func signalRank(of runDir: URL, afterStep step: Int, _ signal: Int32) -> (pid: Int32, at: Date)? {
+        _ = waitForStep(step, in: runDir)
+        let ranks = processes {
             $0.contains("/tessera train") && $0.contains("run.dir=\(runDir.path)") && !$0.contains("mpirun")
-        }.compactMap { Int32($0.trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) }
+        }
         guard let victim = ranks.max() else { return nil }
         kill(victim, signal)
         return (victim, Date())

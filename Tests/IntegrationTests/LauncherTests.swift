@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// `launch/tessera-run` itself: bad input is refused before anything starts (exit 2, one line), and
+/// a TERM to the launcher stops every rank and leaves the last complete checkpoint in force.
+@Suite(.serialized)
+struct LauncherTests {
+    static let launcher = packageRoot.appendingPathComponent("launch/tessera-run").path
+    static let environment = ["TESSERA_BIN": Tessera.executable.path, "TESSERA_SKIP_INSTALL": "1"]
+
+    struct Bad: CustomTestStringConvertible, Sendable {
+        let name: String
+        let arguments: [String]
+        let hostfile: String?
+        let mentions: String
+        var testDescription: String { name }
+    }
+
+    @Test(arguments: [
+        Bad(name: "unknown host", arguments: ["-H", "no-such-host.invalid:2"], hostfile: nil, mentions: "no-such-host.invalid"),
+        Bad(name: "hostfile syntax error", arguments: [], hostfile: "localhost slots=2\nlocalhost slotz=x\n", mentions: "line 2"),
+        Bad(name: "more ranks than slots", arguments: ["-np", "5", "-H", "localhost:2"], hostfile: nil, mentions: "slots"),
+        Bad(name: "missing config", arguments: [], hostfile: nil, mentions: "/nonexistent/config.toml"),
+    ])
+    func badInputExitsTwoWithOneLine(_ bad: Bad) throws {
+        var arguments = [Self.launcher] + bad.arguments
+        if let text = bad.hostfile {
+            let file = Tessera.temporaryDirectory("hostfile").appendingPathComponent("hosts")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            arguments += ["--hostfile", file.path]
+        }
+        let empty = Tessera.temporaryDirectory("launcher-config").appendingPathComponent("empty.toml")
+        _ = FileManager.default.createFile(atPath: empty.path, contents: Data())
+        let config = bad.name == "missing config" ? "/nonexistent/config.toml" : empty.path
+        arguments += ["train", "--config", config]
+        // The test environment allows oversubscription (OMPI_MCA_rmaps_base_oversubscribe=1): not here.
+        let run = runCommand(arguments, environment: Self.environment.merging(["OMPI_MCA_rmaps_base_oversubscribe": "0"]) { $1 },
+                             timeout: 60)
+        let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(errors.count == 1 && errors[0].contains(bad.mentions), "\(run.stderr)")
+    }
+
+    /// TERM to the launcher mid-run: it ends promptly, no rank survives, and `latest` names a
+    /// complete checkpoint that verifies.
+    @Test func terminatingTheLauncherStopsEveryRank() throws {
+        let dir = Tessera.temporaryDirectory("launcher-term")
+        var signalled: Date?
+        let run = runCommand([Self.launcher, "-np", "2"] + FailureTests.arguments(dir, FailureTests.longRun),
+                             environment: Self.environment, timeout: 120) {
+            guard FailureTests.waitForStep(30, in: dir) else { return }
+            let launcherPID = FailureTests.processes { $0.contains("tessera-run") && $0.contains("run.dir=\(dir.path)") }.min()
+            if let pid = launcherPID {
+                kill(pid, SIGTERM)
+                signalled = Date()
+            }
+        }
+        let seconds = Date().timeIntervalSince(try #require(signalled))
+        #expect(run.status != 0 && seconds < 30, "status \(run.status) after \(seconds) s")
+        Thread.sleep(forTimeInterval: 1)
+        let survivors = FailureTests.processes { $0.contains("/tessera train") && $0.contains("run.dir=\(dir.path)") }
+        #expect(survivors.isEmpty, "ranks still running: \(survivors)")
+        let verify = runMPI(np: 1, executable: Tessera.executable, arguments: ["ckpt", "verify", dir.path], timeout: 60)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+}
