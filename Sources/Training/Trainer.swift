@@ -288,7 +288,7 @@ public final class Trainer {
     }
 
     /// Reference log-probabilities of every pair from the current (initial) parameters, once,
-    /// before the first step; every rank ends with all of them.
+    /// before the first step; every rank ends with all of them. Nothing without DPO.
     public func computeReferenceLogProbabilities() throws {
         guard let preference else { return }
         let count = preference.pairs.count, perBatch = preference.batchPairs

@@ -19,7 +19,13 @@ struct Train: ParsableCommand {
 
     func run() throws {
         MPIEnvironment.initialize()
-        let world = Communicator.world
+        try execute(Communicator.world)
+        try MPIEnvironment.finalize()
+    }
+
+    /// One training run on `world` (MPI already started): `tessera train`, and each stage of
+    /// `tessera pipeline`.
+    func execute(_ world: Communicator) throws {
         var setup: TrainingSetup?
         var failure: String?
         do {
@@ -32,9 +38,9 @@ struct Train: ParsableCommand {
         // The checkpoint to resume: found and checked against this model by rank 0, its manifest
         // then shared, so that a bad one stops every rank before any work.
         let resumed = try agreedCheckpoint(world, setup: setup!) { try checkpointFolder(runDirectory: $0.config.run.dir) }
-        // DPO starts from `train.init_from`'s weights, which are also its frozen reference.
-        let initial = setup!.config.train.objective == .dpo
-            ? try agreedCheckpoint(world, setup: setup!) { try Ckpt.folder($0.config.train.initFrom) } : nil
+        // `train.init_from` gives the starting weights (for DPO also its frozen reference).
+        let initial = setup!.config.train.initFrom.isEmpty ? nil
+            : try agreedCheckpoint(world, setup: setup!) { try Ckpt.folder($0.config.train.initFrom) }
 
         do {
             let layout = Layout(degrees: setup!.degrees, rank: world.rank)
@@ -48,7 +54,7 @@ struct Train: ParsableCommand {
                     failure = "train.init_from: \(error)"
                 }
                 try agreeOrExit(world, failure, code: 1)
-                try trainer.computeReferenceLogProbabilities()
+                try trainer.computeReferenceLogProbabilities()  // DPO only
             }
             if let resumed {
                 failure = nil
@@ -73,7 +79,6 @@ struct Train: ParsableCommand {
         } catch {
             abortJob(world, error)
         }
-        try MPIEnvironment.finalize()
     }
 
     /// The checkpoint folder `--resume` asks for: none (`never`, or `auto` without one), the run's
