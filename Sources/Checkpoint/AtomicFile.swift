@@ -30,6 +30,14 @@ func replaceAtomically(_ path: String, _ write: (_ temporaryPath: String) throws
     try syncToDisk(directory(of: path), flags: O_RDONLY | O_DIRECTORY)
 }
 
+/// Makes `path` a second name of the existing file `source` (a hard link, no copy), replacing
+/// whatever `path` was atomically.
+public func replaceByLink(_ path: String, to source: String) throws {
+    try replaceAtomically(path) { temporary in
+        try check(link(source, temporary), "link", temporary)
+    }
+}
+
 /// Flushes a file or folder's data and metadata to the device (`open`, `fsync`, `close`).
 private func syncToDisk(_ path: String, flags: Int32) throws {
     let fd = open(path, flags)

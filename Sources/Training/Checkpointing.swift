@@ -130,10 +130,7 @@ extension Trainer {
     public static func compatibleManifest(folder: String, dims: GPTDimensions) throws -> CheckpointManifest {
         let manifest = try CheckpointFolder.manifest(in: folder)
         let path = folder + "/" + CheckpointFolder.manifestName
-        var saved: [String: [Int]] = [:]
-        for shard in manifest.shards {
-            for dataset in shard.datasets where dataset.kind == .parameter { saved[dataset.name] = dataset.globalShape }
-        }
+        let saved = manifest.parameterShapes
         for spec in dims.parameterSpecs() {
             guard let shape = saved[spec.name] else {
                 throw CheckpointError.invalid(path, "has no tensor '\(spec.name)': it was saved from another model")

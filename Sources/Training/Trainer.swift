@@ -1,3 +1,4 @@
+import Checkpoint
 import Config
 import Data
 import Foundation
@@ -196,8 +197,16 @@ public final class Trainer {
         watchdog.enter(.export, step: steps)
         try printTimeShares()
         defer { watchdog.stop() }
-        try ModelExport.write(model: model, setup: setup, groups: groups, step: steps,
-                              path: runDir + "/model.h5")
+        // The last step's checkpoint already holds model.h5 (rank 0 wrote it): link to it rather
+        // than gather and write every parameter again.
+        let saved = CheckpointFolder(runDirectory: runDir).path(step: steps) + "/model.h5"
+        let linked = isLogger && FileManager.default.fileExists(atPath: saved)
+        if try groups.world.allReduce(Int64(linked ? 1 : 0), op: .max) == 1 {
+            if isLogger { try replaceByLink(runDir + "/model.h5", to: saved) }
+            try groups.world.barrier()
+        } else {
+            try ModelExport.write(model: model, setup: setup, groups: groups, step: steps, path: runDir + "/model.h5")
+        }
     }
 
     /// Where the layout's time went, from every rank: each stage's idle share (the bubble, set

@@ -7,11 +7,15 @@ struct Ckpt: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ckpt", abstract: "Inspect or verify a sharded checkpoint.", subcommands: [Inspect.self, Verify.self])
 
-    /// The checkpoint folder PATH means.
-    static func folder(_ path: String) throws -> String {
-        if FileManager.default.fileExists(atPath: path + "/" + CheckpointFolder.manifestName) { return path }
-        if let latest = try CheckpointFolder(runDirectory: path).latest() { return latest }
-        throw CheckpointError.invalid(path, "is neither a checkpoint folder nor a run directory with checkpoints/latest")
+    /// The checkpoint folder PATH means and its manifest; a bad PATH is reported, exit 2.
+    static func open(_ path: String) throws -> (folder: String, manifest: CheckpointManifest) {
+        do {
+            let folder = try CheckpointFolder.resolve(path)
+            return (folder, try CheckpointFolder.manifest(in: folder))
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
     }
 
     struct Inspect: ParsableCommand {
@@ -25,18 +29,8 @@ struct Ckpt: ParsableCommand {
         var json = false
 
         func run() throws {
-            let folder: String, manifest: CheckpointManifest
-            do {
-                folder = try Ckpt.folder(path)
-                manifest = try CheckpointFolder.manifest(in: folder)
-            } catch {
-                printError("\(error)")
-                throw ExitCode(2)
-            }
-            var tensors: [String: [Int]] = [:]
-            for shard in manifest.shards {
-                for dataset in shard.datasets where dataset.kind == .parameter { tensors[dataset.name] = dataset.globalShape }
-            }
+            let (folder, manifest) = try Ckpt.open(path)
+            let tensors = manifest.parameterShapes
             let bytes = manifest.shards.reduce(0) { $0 + $1.bytes }
             let parameters = tensors.values.reduce(0) { $0 + $1.reduce(1, *) }
             if json {
@@ -72,14 +66,7 @@ struct Ckpt: ParsableCommand {
         var path: String
 
         func run() throws {
-            let folder: String, manifest: CheckpointManifest
-            do {
-                folder = try Ckpt.folder(path)
-                manifest = try CheckpointFolder.manifest(in: folder)
-            } catch {
-                printError("\(error)")
-                throw ExitCode(2)
-            }
+            let (folder, manifest) = try Ckpt.open(path)
             var problems: [String] = []
             for shard in manifest.shards {
                 do {

@@ -40,7 +40,7 @@ struct Train: ParsableCommand {
         let resumed = try agreedCheckpoint(world, setup: setup!) { try checkpointFolder(runDirectory: $0.config.run.dir) }
         // `train.init_from` gives the starting weights (for DPO also its frozen reference).
         let initial = setup!.config.train.initFrom.isEmpty ? nil
-            : try agreedCheckpoint(world, setup: setup!) { try Ckpt.folder($0.config.train.initFrom) }
+            : try agreedCheckpoint(world, setup: setup!) { try CheckpointFolder.resolve($0.config.train.initFrom) }
 
         do {
             let layout = Layout(degrees: setup!.degrees, rank: world.rank)
@@ -94,11 +94,7 @@ struct Train: ParsableCommand {
             guard FileManager.default.fileExists(atPath: resume, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw CheckpointError.invalid(resume, "does not exist (--resume)")
             }
-            if FileManager.default.fileExists(atPath: resume + "/" + CheckpointFolder.manifestName) { return resume }
-            guard let latest = try CheckpointFolder(runDirectory: resume).latest() else {
-                throw CheckpointError.invalid(resume, "is neither a checkpoint folder nor a run directory with checkpoints/latest")
-            }
-            return latest
+            return try CheckpointFolder.resolve(resume)
         }
     }
 

@@ -47,6 +47,14 @@ public struct CheckpointFolder: Sendable {
         }
     }
 
+    /// The checkpoint folder `path` names: itself when it holds a manifest, else the checkpoint
+    /// `latest` names when `path` is a run directory.
+    public static func resolve(_ path: String) throws -> String {
+        if FileManager.default.fileExists(atPath: path + "/" + manifestName) { return path }
+        if let latest = try CheckpointFolder(runDirectory: path).latest() { return latest }
+        throw CheckpointError.invalid(path, "is neither a checkpoint folder nor a run directory with checkpoints/latest")
+    }
+
     /// Reads and checks the manifest of a checkpoint folder.
     public static func manifest(in folder: String) throws -> CheckpointManifest {
         let path = folder + "/" + manifestName

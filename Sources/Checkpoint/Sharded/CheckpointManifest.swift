@@ -35,6 +35,15 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         self.shards = shards
     }
 
+    /// Every saved parameter's global shape, by name.
+    public var parameterShapes: [String: [Int]] {
+        var shapes: [String: [Int]] = [:]
+        for shard in shards {
+            for dataset in shard.datasets where dataset.kind == .parameter { shapes[dataset.name] = dataset.globalShape }
+        }
+        return shapes
+    }
+
     public func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
