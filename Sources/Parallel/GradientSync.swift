@@ -35,10 +35,12 @@ public final class GradientSync: @unchecked Sendable {
     public init(group: Communicator, grads: UnsafeMutableBufferPointer<Float>, wire: WireFormat = .fp32,
                 sharded: Bool = false) throws(MPIError) {
         communicator = group.size > 1 ? try group.duplicate() : nil
-        collectives = communicator.flatMap {
-            wire == .fp32 && !sharded ? nil : ShardedCollectives(communicator: $0, format: wire)
+        collectives = try communicator.flatMap { (c) throws(MPIError) in
+            wire == .fp32 && !sharded ? nil : try ShardedCollectives(communicator: c, format: wire)
         }
-        parameterGather = communicator.flatMap { sharded ? ShardedCollectives(communicator: $0, format: .fp32) : nil }
+        parameterGather = try communicator.flatMap { (c) throws(MPIError) in
+            sharded ? try ShardedCollectives(communicator: c, format: .fp32) : nil
+        }
         gradBuffer = grads
         isSharded = sharded
     }

@@ -10,44 +10,80 @@ public enum WireFormat: Sendable, Equatable {
     public var bytes: Int { self == .fp32 ? 4 : 2 }
 }
 
+/// How the ranks of a group exchange chunks.
+public enum CollectiveTransport: Sendable, Equatable {
+    /// Shared memory when every rank of the group is on one node, else point-to-point.
+    case automatic
+    /// MPI send/receive only.
+    case pointToPoint
+}
+
 /// Reduce-scatter, all-gather and all-reduce of Float buffers over a group, with the payload in
 /// fp32, bf16 or fp16 and every sum in fp32.
 ///
 /// A buffer of `count` elements is cut into one chunk per rank (`chunk(_:of:)`). Reduce-scatter is
-/// direct: every rank sends each other rank that rank's chunk, converted once, and each owner adds
-/// the n − 1 contributions it receives to its own fp32 values, in a fixed order. So every input is
-/// rounded to 16 bits exactly once and the error does not grow with the number of ranks, unlike
-/// MPI's reductions over a 16-bit type, which round every pairwise partial sum. All-gather rounds
-/// each owner's sum once and sends it to everyone; the owner keeps the rounded value too, so every
-/// rank ends with identical results. Each rank sends (n − 1)/n of the buffer in each phase, the
-/// bandwidth optimum, in n − 1 rounds of exchanges with the ranks s places ahead and behind.
-/// fp32 payloads go straight from and into the caller's buffer; 16-bit ones through staging.
-/// Large buffers go in segments of 4 MiB (fp32), which bounds the staging memory.
+/// direct: every rank hands each other rank that rank's chunk, converted once, and each owner adds
+/// the n − 1 contributions to its own fp32 values, in a fixed order. So every input is rounded to
+/// 16 bits exactly once and the error does not grow with the number of ranks, unlike MPI's
+/// reductions over a 16-bit type, which round every pairwise partial sum. All-gather rounds each
+/// owner's sum once and hands it to everyone; the owner keeps the rounded value too, so every rank
+/// ends with identical results. Each rank moves (n − 1)/n of the buffer in each phase, the
+/// bandwidth optimum. Large buffers go in segments of 4 MiB (fp32), which bounds the staging memory.
 ///
-/// One instance per communicator and thread: it owns its staging buffers.
+/// Two transports give bit-identical results (same conversions, same order of additions):
+/// - shared memory, when the whole group is on one node: each rank converts the chunks it hands
+///   out into its slot of a `SharedWindow` and owners read their peers' slots directly. This moves
+///   each byte once, where MPI's shared-memory transport copies it into its own segment and out again.
+/// - point-to-point: n − 1 rounds of exchanges with the ranks s places ahead and behind; fp32
+///   payloads go straight from and into the caller's buffer, 16-bit ones through staging.
+///
+/// One instance per communicator and thread: it owns its staging.
 public final class ShardedCollectives: @unchecked Sendable {
     public let communicator: Communicator
     public let format: WireFormat
     /// Elements per segment: 4 MiB of fp32.
     static let segment = 1 << 20
-    /// One chunk to send in 16 bits, and one received chunk (16-bit or fp32).
-    private let sendHalves: UnsafeMutablePointer<UInt16>
-    private let receiveHalves: UnsafeMutablePointer<UInt16>
-    private let receiveFloats: UnsafeMutablePointer<Float>
+    private let exchange: Exchange
 
-    public init(communicator: Communicator, format: WireFormat) {
-        self.communicator = communicator
-        self.format = format
-        let chunk = Self.segment / communicator.size + 1
-        sendHalves = .allocate(capacity: format == .fp32 ? 1 : chunk)
-        receiveHalves = .allocate(capacity: format == .fp32 ? 1 : chunk)
-        receiveFloats = .allocate(capacity: format == .fp32 ? chunk : 1)
+    private enum Exchange {
+        /// Each rank's slot holds one segment in the wire format.
+        case sharedMemory(SharedWindow)
+        case pointToPoint(PointToPointStaging)
     }
 
-    deinit {
-        sendHalves.deallocate()
-        receiveHalves.deallocate()
-        receiveFloats.deallocate()
+    /// Every rank of `communicator` must create it, with the same arguments (the shared-memory
+    /// transport is set up collectively).
+    public init(communicator: Communicator, format: WireFormat,
+                transport: CollectiveTransport = .automatic) throws(MPIError) {
+        self.communicator = communicator
+        self.format = format
+        if transport == .automatic, communicator.size > 1,
+           let window = try Self.nodeWindow(communicator, slotBytes: Self.segment * format.bytes) {
+            exchange = .sharedMemory(window)
+        } else {
+            exchange = .pointToPoint(PointToPointStaging(chunk: Self.segment / communicator.size + 1, format: format))
+        }
+    }
+
+    /// Whether chunks move through shared memory.
+    public var usesSharedMemory: Bool {
+        if case .sharedMemory = exchange { return true }
+        return false
+    }
+
+    /// A window over the group when all of it shares one node and every rank could allocate one;
+    /// nil otherwise (every rank gets the same answer).
+    private static func nodeWindow(_ communicator: Communicator, slotBytes: Int) throws(MPIError) -> SharedWindow? {
+        let node = try communicator.splitByNode()
+        let wholeGroup = Int(try communicator.allReduce(Int64(node.size), op: .min)) == communicator.size
+        guard wholeGroup else {
+            try node.free()
+            return nil
+        }
+        // A node without room for the window falls back to point-to-point, on every rank alike.
+        let window = try? SharedWindow(communicator: node, slotBytes: slotBytes)
+        let everyRank = try communicator.allReduce(Int64(window == nil ? 0 : 1), op: .min) == 1
+        return everyRank ? window : nil
     }
 
     /// Rank r's chunk of `count` elements: an even split, the first `count % size` ranks one larger.
@@ -62,7 +98,7 @@ public final class ShardedCollectives: @unchecked Sendable {
         guard communicator.size > 1 else { return }
         for start in stride(from: 0, to: count, by: Self.segment) {
             let n = min(Self.segment, count - start)
-            try reduceScatterSegment(buffer + start, count: n)
+            try reduceScatterSegment(buffer + start, count: n, gatherFollows: true)
             try allGatherSegment(buffer + start, count: n)
         }
     }
@@ -79,7 +115,7 @@ public final class ShardedCollectives: @unchecked Sendable {
     /// sum over the group (fp32); the others keep this rank's own values.
     public func reduceScatter(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         for start in stride(from: 0, to: count, by: Self.segment) {
-            try reduceScatterSegment(buffer + start, count: min(Self.segment, count - start))
+            try reduceScatterSegment(buffer + start, count: min(Self.segment, count - start), gatherFollows: false)
         }
     }
 
@@ -90,38 +126,132 @@ public final class ShardedCollectives: @unchecked Sendable {
         }
     }
 
-    private func reduceScatterSegment(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
+    /// `gatherFollows`: the same segment's all-gather comes next, which writes only the owner's
+    /// chunk of its slot, a range no peer reads here, so the slots need not be released first.
+    private func reduceScatterSegment(_ buffer: UnsafeMutablePointer<Float>, count: Int,
+                                      gatherFollows: Bool) throws(MPIError) {
+        guard communicator.size > 1 else { return }
+        switch exchange {
+        case .sharedMemory(let window):
+            try reduceScatterShared(buffer, count: count, window)
+            if !gatherFollows { try window.synchronize() }
+        case .pointToPoint(let staging): try reduceScatterPointToPoint(buffer, count: count, staging)
+        }
+    }
+
+    private func allGatherSegment(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
+        guard communicator.size > 1 else { return }
+        let mine = chunk(communicator.rank, of: count)
+        switch exchange {
+        case .sharedMemory(let window):
+            let slot = window.slot(communicator.rank, as: UInt8.self)
+            publish(buffer + mine.lowerBound, to: slot, at: mine.lowerBound, count: mine.count)
+            if case .half(let half) = format {
+                // The owner keeps the rounded value too, so every rank holds the same numbers.
+                convertFromHalf(half, halves(slot) + mine.lowerBound, buffer + mine.lowerBound, count: mine.count)
+            }
+            try allGatherShared(buffer, count: count, window)
+        case .pointToPoint(let staging):
+            if case .half(let half) = format {
+                convertToHalf(half, buffer + mine.lowerBound, staging.sendHalves, count: mine.count)
+                convertFromHalf(half, staging.sendHalves, buffer + mine.lowerBound, count: mine.count)
+            }
+            try allGatherPointToPoint(buffer, count: count, staging)
+        }
+    }
+
+    // MARK: Shared memory
+
+    /// Each rank writes the chunks it hands out into its own slot, at the chunks' offsets; then
+    /// every owner adds its peers' slots over its chunk, from the rank one behind downwards. The
+    /// slots stay in use until the caller synchronizes again.
+    private func reduceScatterShared(_ buffer: UnsafeMutablePointer<Float>, count: Int,
+                                     _ window: SharedWindow) throws(MPIError) {
         let n = communicator.size, me = communicator.rank
-        guard n > 1 else { return }
+        let mine = chunk(me, of: count), sum = buffer + mine.lowerBound
+        let slot = window.slot(me, as: UInt8.self)
+        for s in 1..<n {
+            let theirs = chunk((me + s) % n, of: count)
+            publish(buffer + theirs.lowerBound, to: slot, at: theirs.lowerBound, count: theirs.count)
+        }
+        try window.synchronize()
+        for s in 1..<n {
+            let peer = window.slot((me - s + n) % n, as: UInt8.self)
+            switch format {
+            case .fp32:
+                let values = floats(peer) + mine.lowerBound
+                for i in 0..<mine.count { sum[i] += values[i] }
+            case .half(let half):
+                accumulateHalf(half, halves(peer) + mine.lowerBound, into: sum, count: mine.count)
+            }
+        }
+    }
+
+    /// Every owner has written its chunk into its slot; each rank reads the others'.
+    private func allGatherShared(_ buffer: UnsafeMutablePointer<Float>, count: Int,
+                                 _ window: SharedWindow) throws(MPIError) {
+        let n = communicator.size, me = communicator.rank
+        try window.synchronize()
+        for s in 1..<n {
+            let from = (me - s + n) % n, theirs = chunk(from, of: count)
+            let peer = window.slot(from, as: UInt8.self)
+            switch format {
+            case .fp32:
+                (buffer + theirs.lowerBound).update(from: floats(peer) + theirs.lowerBound, count: theirs.count)
+            case .half(let half):
+                convertFromHalf(half, halves(peer) + theirs.lowerBound, buffer + theirs.lowerBound, count: theirs.count)
+            }
+        }
+        try window.synchronize()
+    }
+
+    /// values[0..<count] into `slot` at element `offset`, in the wire format.
+    private func publish(_ values: UnsafeMutablePointer<Float>, to slot: UnsafeMutablePointer<UInt8>,
+                         at offset: Int, count: Int) {
+        switch format {
+        case .fp32: (floats(slot) + offset).update(from: values, count: count)
+        case .half(let half): convertToHalf(half, values, halves(slot) + offset, count: count)
+        }
+    }
+
+    private func floats(_ slot: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(slot).assumingMemoryBound(to: Float.self)
+    }
+
+    private func halves(_ slot: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt16> {
+        UnsafeMutableRawPointer(slot).assumingMemoryBound(to: UInt16.self)
+    }
+
+    // MARK: Point-to-point
+
+    private func reduceScatterPointToPoint(_ buffer: UnsafeMutablePointer<Float>, count: Int,
+                                           _ staging: PointToPointStaging) throws(MPIError) {
+        let n = communicator.size, me = communicator.rank
         let mine = chunk(me, of: count), sum = buffer + mine.lowerBound
         for s in 1..<n {
             let to = (me + s) % n, from = (me - s + n) % n, theirs = chunk(to, of: count)
             switch format {
             case .fp32:
                 try communicator.sendRecv(send: UnsafeBufferPointer(start: buffer + theirs.lowerBound, count: theirs.count),
-                                          to: to, recv: UnsafeMutableBufferPointer(start: receiveFloats, count: mine.count),
+                                          to: to, recv: UnsafeMutableBufferPointer(start: staging.receiveFloats, count: mine.count),
                                           from: from, tag: 1)
-                for i in 0..<mine.count { sum[i] += receiveFloats[i] }
+                for i in 0..<mine.count { sum[i] += staging.receiveFloats[i] }
             case .half(let half):
                 // Only the chunks that leave are converted.
-                convertToHalf(half, buffer + theirs.lowerBound, sendHalves, count: theirs.count)
-                try communicator.sendRecv(send: UnsafeBufferPointer(start: sendHalves, count: theirs.count),
-                                          to: to, recv: UnsafeMutableBufferPointer(start: receiveHalves, count: mine.count),
+                convertToHalf(half, buffer + theirs.lowerBound, staging.sendHalves, count: theirs.count)
+                try communicator.sendRecv(send: UnsafeBufferPointer(start: staging.sendHalves, count: theirs.count),
+                                          to: to, recv: UnsafeMutableBufferPointer(start: staging.receiveHalves, count: mine.count),
                                           from: from, tag: 1)
-                accumulateHalf(half, receiveHalves, into: sum, count: mine.count)
+                accumulateHalf(half, staging.receiveHalves, into: sum, count: mine.count)
             }
         }
     }
 
-    private func allGatherSegment(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
+    /// The owner's chunk is final (and, for 16 bits, already in `staging.sendHalves`).
+    private func allGatherPointToPoint(_ buffer: UnsafeMutablePointer<Float>, count: Int,
+                                       _ staging: PointToPointStaging) throws(MPIError) {
         let n = communicator.size, me = communicator.rank
-        guard n > 1 else { return }
         let mine = chunk(me, of: count)
-        if case .half(let half) = format {
-            // The owner keeps the rounded value too, so every rank holds the same numbers.
-            convertToHalf(half, buffer + mine.lowerBound, sendHalves, count: mine.count)
-            convertFromHalf(half, sendHalves, buffer + mine.lowerBound, count: mine.count)
-        }
         for s in 1..<n {
             let to = (me + s) % n, from = (me - s + n) % n, theirs = chunk(from, of: count)
             switch format {
@@ -130,11 +260,31 @@ public final class ShardedCollectives: @unchecked Sendable {
                                           to: to, recv: UnsafeMutableBufferPointer(start: buffer + theirs.lowerBound, count: theirs.count),
                                           from: from, tag: 2)
             case .half(let half):
-                try communicator.sendRecv(send: UnsafeBufferPointer(start: sendHalves, count: mine.count),
-                                          to: to, recv: UnsafeMutableBufferPointer(start: receiveHalves, count: theirs.count),
+                try communicator.sendRecv(send: UnsafeBufferPointer(start: staging.sendHalves, count: mine.count),
+                                          to: to, recv: UnsafeMutableBufferPointer(start: staging.receiveHalves, count: theirs.count),
                                           from: from, tag: 2)
-                convertFromHalf(half, receiveHalves, buffer + theirs.lowerBound, count: theirs.count)
+                convertFromHalf(half, staging.receiveHalves, buffer + theirs.lowerBound, count: theirs.count)
             }
         }
+    }
+}
+
+/// The point-to-point transport's buffers: one chunk to send in 16 bits, and one received chunk
+/// (16-bit or fp32).
+private final class PointToPointStaging {
+    let sendHalves: UnsafeMutablePointer<UInt16>
+    let receiveHalves: UnsafeMutablePointer<UInt16>
+    let receiveFloats: UnsafeMutablePointer<Float>
+
+    init(chunk: Int, format: WireFormat) {
+        sendHalves = .allocate(capacity: format == .fp32 ? 1 : chunk)
+        receiveHalves = .allocate(capacity: format == .fp32 ? 1 : chunk)
+        receiveFloats = .allocate(capacity: format == .fp32 ? chunk : 1)
+    }
+
+    deinit {
+        sendHalves.deallocate()
+        receiveHalves.deallocate()
+        receiveFloats.deallocate()
     }
 }

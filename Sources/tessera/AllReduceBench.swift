@@ -30,6 +30,9 @@ struct AllReduceBench: ParsableCommand {
     @Option(help: "Also write the table as CSV to this file (rank 0).")
     var csv: String?
 
+    @Flag(help: "Our collectives over MPI send/receive only, even when every rank shares one node.")
+    var pointToPoint = false
+
     static let header = "dtype,bytes,elements,time_us,algbw_gbps,busbw_gbps,max_rel_err"
 
     var kinds: [String] { dtypes.split(separator: ",").map(String.init) }
@@ -48,8 +51,25 @@ struct AllReduceBench: ParsableCommand {
         let world = Communicator.world
         var rows: [String] = []
         let copy = try copyBandwidth(world)
+        // One instance per payload type for the whole run: the shared-memory transport's window
+        // lives as long as the process.
+        var collectives: [String: ShardedCollectives] = [:]
+        let transport: CollectiveTransport = pointToPoint ? .pointToPoint : .automatic
+        for kind in kinds {
+            let format: WireFormat? = switch kind {
+            case "fp32": .fp32
+            case "bf16": .half(.bf16)
+            case "fp16": .half(.fp16)
+            default: nil
+            }
+            if let format {
+                collectives[kind] = try ShardedCollectives(communicator: world, format: format, transport: transport)
+            }
+        }
         if world.rank == 0 {
             print("\(world.size) ranks; sizes are fp32 bytes; median of \(iterations) after \(warmup) warm-up")
+            let shared = collectives.values.contains { $0.usesSharedMemory }
+            print("our collectives: " + (shared ? "shared memory (one node)" : "MPI send/receive"))
             print("memory copy bandwidth, every rank copying 64 MiB at once: \(String(format: "%.1f", copy)) GB/s "
                 + "per rank (bytes read + written)")
             print("dtype         bytes    elements    time_us  algbw_GB/s  busbw_GB/s  max_rel_err")
@@ -58,7 +78,7 @@ struct AllReduceBench: ParsableCommand {
         while bytes <= maxBytes {
             let count = bytes / 4
             for kind in kinds {
-                let (seconds, error) = try measure(kind, count: count, world: world)
+                let (seconds, error) = try measure(collectives[kind], count: count, world: world)
                 let algbw = Double(bytes) / seconds / 1e9
                 let busbw = algbw * 2 * Double(world.size - 1) / Double(world.size)
                 let row = "\(kind),\(bytes),\(count),\(String(format: "%.1f", seconds * 1e6)),"
@@ -100,7 +120,8 @@ struct AllReduceBench: ParsableCommand {
 
     /// Median seconds over the timed iterations (the slowest rank's, each iteration), and the
     /// largest relative error of the result on any rank against an fp64 sum.
-    func measure(_ kind: String, count: Int, world: Communicator) throws -> (Double, Double) {
+    /// `collectives` nil: MPI_Allreduce.
+    func measure(_ collectives: ShardedCollectives?, count: Int, world: Communicator) throws -> (Double, Double) {
         let (rank, size) = (world.rank, world.size)
         // Rank-dependent values of mixed magnitude, so the sum has rounding to get wrong.
         func value(_ r: Int, _ i: Int) -> Float { Float(sin(Double(i &* 7 &+ r &* 13)) * (1 + Double(i % 97))) }
@@ -108,12 +129,6 @@ struct AllReduceBench: ParsableCommand {
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
         defer { input.deallocate(); buffer.deallocate() }
         for i in 0..<count { input[i] = value(rank, i) }
-        let collectives: ShardedCollectives? = switch kind {
-        case "fp32": ShardedCollectives(communicator: world, format: .fp32)
-        case "bf16": ShardedCollectives(communicator: world, format: .half(.bf16))
-        case "fp16": ShardedCollectives(communicator: world, format: .half(.fp16))
-        default: nil
-        }
         func once() throws {
             buffer.update(from: input, count: count)
             if let collectives {

@@ -313,20 +313,27 @@ func checkTensorRegions(_ world: Communicator, _ c: inout Checker) throws(MPIErr
 /// Tessera's own all-reduce with fp32, bf16 and fp16 payloads: each element within the bound of
 /// one rounding per input and one of the result (u · (Σ other ranks' |x| + |sum|), u = 2^-8 for
 /// bf16, 2^-11 for fp16), whatever the rank count, and bit-identical on every rank. Counts include
-/// fewer elements than ranks and counts the ranks do not divide.
+/// fewer elements than ranks, counts the ranks do not divide and more than one segment. Both
+/// transports (shared memory, used whenever all ranks share a node, and point-to-point) give the
+/// same bits, and a reduce-scatter followed by an all-gather equals the all-reduce.
 func checkShardedAllReduce(_ world: Communicator, _ c: inout Checker) throws(MPIError) {
     let (rank, size) = (world.rank, world.size)
     // Within fp16 range, sums included: |x| ≤ 100 · 1.7^7 ≈ 4100.
     func value(_ r: Int, _ i: Int) -> Float { Float((Double((i * 37 + r * 101) % 200) - 100) * pow(1.7, Double(i % 8))) }
     for (format, unit) in [(WireFormat.fp32, 0x1p-24), (.half(.bf16), 0x1p-8), (.half(.fp16), 0x1p-11)] {
-        for count in [0, 1, size - 1, 1000, 3 * size + 1, 100_003] where count >= 0 {
-            let collectives = ShardedCollectives(communicator: world, format: format)
+        let shared = try ShardedCollectives(communicator: world, format: format)
+        let pointToPoint = try ShardedCollectives(communicator: world, format: format, transport: .pointToPoint)
+        c.expect(shared.usesSharedMemory == (size > 1), "\(format): one node, shared memory expected for \(size) ranks")
+        for count in [0, 1, size - 1, 1000, 3 * size + 1, 100_003, 1_100_003] where count >= 0 {
             var buffer = (0..<count).map { value(rank, $0) }
-            try collectives.allReduce(&buffer, count: count)
+            try shared.allReduce(&buffer, count: count)
             var worst = 0.0
             for i in 0..<count {
-                let values = (0..<size).map { Double(value($0, i)) }
-                let exact = values.reduce(0, +), magnitude = values.reduce(0) { $0 + abs($1) }
+                var exact = 0.0, magnitude = 0.0
+                for r in 0..<size {
+                    exact += Double(value(r, i))
+                    magnitude += abs(Double(value(r, i)))
+                }
                 // The owner's own value enters unrounded; fp32 accumulation adds a little.
                 let bound = unit * (magnitude + abs(exact)) + 0x1p-22 * magnitude
                 worst = max(worst, abs(Double(buffer[i]) - exact) / bound)
@@ -338,6 +345,16 @@ func checkShardedAllReduce(_ world: Communicator, _ c: inout Checker) throws(MPI
             try world.allReduce(&high, op: .max)
             try world.allReduce(&low, op: .min)
             c.expect(high == bits && low == bits, "sharded all-reduce \(format) of \(count): ranks disagree")
+
+            var overMessages = (0..<count).map { value(rank, $0) }
+            try pointToPoint.allReduce(&overMessages, count: count)
+            c.expect(overMessages.map(\.bitPattern) == buffer.map(\.bitPattern),
+                     "\(format) of \(count): point-to-point and shared memory differ")
+            var inTwoPhases = (0..<count).map { value(rank, $0) }
+            try shared.reduceScatter(&inTwoPhases, count: count)
+            try shared.allGather(&inTwoPhases, count: count)
+            c.expect(inTwoPhases.map(\.bitPattern) == buffer.map(\.bitPattern),
+                     "\(format) of \(count): reduce-scatter + all-gather differs from all-reduce")
         }
     }
 }
