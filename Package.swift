@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Dependencies point one way, in the order data flows:
-// MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels, Config;
-// Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; tessera → Training.
+// MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels, Config;
+// Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; Planning → Model; tessera → Training, Planning.
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v13)],
@@ -25,7 +25,9 @@ let package = Package(
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "Random"),
         .target(name: "CKernels"),
-        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "Random"],
+        // oneDNN's bf16 matmul behind a C header (libdnnl-dev; no pkg-config file), on GNU OpenMP.
+        .target(name: "COneDNN", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "COneDNN", "Random"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Config", dependencies: ["TOMLKit"]),
         .target(name: "Parallel", dependencies: ["MPI", "Kernels", "Config"]),
@@ -36,8 +38,10 @@ let package = Package(
         .target(name: "Data", dependencies: ["Config", "Random", "CKernels", "CSentencePiece"]),
         .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5", "CKernels"]),
         .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config"]),
+        // The cost model behind `tessera plan`: pure arithmetic over the model's and layout's sizes.
+        .target(name: "Planning", dependencies: ["Model", "Parallel", "Config"]),
         .executableTarget(name: "tessera", dependencies: [
-            "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random",
+            "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random", "Planning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -55,6 +59,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),
     ]
 )

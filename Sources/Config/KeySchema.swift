@@ -5,6 +5,7 @@ enum Schema {
     static let keys: [KeySpec] = [
         KeySpec("run", "dir", .text(\.run.dir)),
         KeySpec("run", "seed", .integer(\.run.seed)),
+        KeySpec("run", "peak_gflops", .number(\.run.peakGflops)),
 
         KeySpec("data", "path", .text(\.data.path)),
         KeySpec("data", "tokenizer", .choice(\.data.tokenizer)),
@@ -39,6 +40,7 @@ enum Schema {
         KeySpec("train", "lr", .number(\.train.lr)),
         KeySpec("train", "min_lr", .number(\.train.minLR)),
         KeySpec("train", "warmup_steps", .integer(\.train.warmupSteps)),
+        KeySpec("train", "lr_decay_steps", .integer(\.train.lrDecaySteps)),
         KeySpec("train", "weight_decay", .number(\.train.weightDecay)),
         KeySpec("train", "beta1", .number(\.train.beta1)),
         KeySpec("train", "beta2", .number(\.train.beta2)),

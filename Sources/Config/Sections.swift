@@ -7,8 +7,15 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var dir = "runs/shakespeare-char"
     /// Seeds every `CounterRNG` of the run (weights, batches, dropout).
     public var seed = 1337
+    /// sgemm GFLOP/s per rank that model FLOPs utilisation is reported against; 0 = measured at
+    /// start-up by every rank at once on the model's largest GEMM.
+    public var peakGflops = 0.0
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case dir, seed, peakGflops = "peak_gflops"
+    }
 }
 
 /// `[data]`: the corpus and how it is tokenized.
@@ -94,6 +101,9 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     public var lr = 1e-3
     public var minLR = 1e-4
     public var warmupSteps = 100
+    /// Where the cosine reaches `minLR`; 0 = `steps`. Set apart from `steps`, a run can stop early
+    /// (a sweep's rung) and later resume with more steps on the same schedule.
+    public var lrDecaySteps = 0
     public var weightDecay = 0.1
     public var beta1 = 0.9
     public var beta2 = 0.99
@@ -112,6 +122,7 @@ public struct TrainConfig: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case batchSize = "batch_size", steps, lr, minLR = "min_lr", warmupSteps = "warmup_steps"
+        case lrDecaySteps = "lr_decay_steps"
         case weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip", logEvery = "log_every"
         case evalEvery = "eval_every", evalSteps = "eval_steps", objective, initFrom = "init_from"
         case dpoBeta = "dpo_beta"

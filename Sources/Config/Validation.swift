@@ -9,6 +9,8 @@ extension TesseraConfig {
             }
         }
         try require(run.seed >= 0, "run.seed", run.seed, "must be at least 0")
+        try require(run.peakGflops >= 0, "run.peak_gflops", run.peakGflops,
+                    "must be at least 0 (0 = measure at start-up)")
 
         try require(data.valFraction > 0 && data.valFraction < 1, "data.val_fraction", data.valFraction,
                     "must be in (0, 1)")
@@ -50,6 +52,8 @@ extension TesseraConfig {
         try require(train.minLR >= 0 && train.minLR <= train.lr, "train.min_lr", train.minLR,
                     "must be in [0, train.lr = \(train.lr)]")
         try require(train.warmupSteps >= 0, "train.warmup_steps", train.warmupSteps, "must be at least 0")
+        try require(train.lrDecaySteps >= 0, "train.lr_decay_steps", train.lrDecaySteps,
+                    "must be at least 0 (0 = train.steps)")
         try require(train.weightDecay >= 0, "train.weight_decay", train.weightDecay, "must be at least 0")
         try require(train.beta1 >= 0 && train.beta1 < 1, "train.beta1", train.beta1, "must be in [0, 1)")
         try require(train.beta2 >= 0 && train.beta2 < 1, "train.beta2", train.beta2, "must be in [0, 1)")

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Config
 import Kernels
 import MPI
 import Parallel
@@ -31,11 +32,13 @@ public final class GPT {
     private var routingTotals: RoutingTotals
     private let wte, wpe, lnfw, lnfb: Int?
     private var scratch: GPTGradientScratch?
+    /// The linear layers' products in the compute precision (`precision.compute`).
+    let linears: LinearLayers
     /// Full logits gathered across the tensor group, for generation; allocated on first use.
     private var gatheredLogits: UnsafeMutablePointer<Float>?
 
     public init(dims: GPTDimensions, partition: GPTPartition, tensor: TensorParallelGroup = .single,
-                experts expertGroup: ExpertParallelGroup = .single, seed: UInt64) {
+                experts expertGroup: ExpertParallelGroup = .single, compute: ComputeType = .fp32, seed: UInt64) {
         precondition(tensor.size == partition.tpSize && tensor.rank == partition.tpRank,
                      "tensor group (\(tensor.rank) of \(tensor.size)) does not match the partition")
         precondition(expertGroup.size == partition.epSize && expertGroup.rank == partition.epRank,
@@ -45,6 +48,7 @@ public final class GPT {
         self.tensor = tensor
         store = ParameterStore(specs: partition.parameterSpecs(dims))
         store.initialize(seed: seed)
+        linears = LinearLayers(store: store, compute: compute)
         let s = store
         func offset(_ name: String) -> Int? { s.contains(name) ? s.offsets[s.index(of: name)] : nil }
         wte = offset(GPTParameterName.tokenEmbedding)
@@ -75,6 +79,13 @@ public final class GPT {
     }
 
     deinit { gatheredLogits?.deallocate() }
+
+    /// Call after writing the parameters (an optimizer step, a load): under bf16 compute the
+    /// next forward rounds fresh bf16 weights from them.
+    public func parametersChanged() { linears.parametersChanged() }
+
+    /// What runs the bf16 products on this CPU; nil under fp32 compute.
+    public var bf16Engine: BF16Gemm.Engine? { linears.engine }
 
     /// Flat parameter range of global block `layer`'s dense parameters (its gradient bucket,
     /// summed across data-parallel replicas); the block must be local.
@@ -108,7 +119,7 @@ public final class GPT {
     }
 
     public func makeActivations(batch B: Int) -> GPTActivations {
-        let acts = GPTActivations(dims: dims, partition: partition, B: B, T: dims.blockSize)
+        let acts = GPTActivations(dims: dims, partition: partition, B: B, T: dims.blockSize, compute: linears.compute)
         if let experts {
             for i in acts.blocks.indices { acts.blocks[i].routing = experts.makeRecord(B: B, T: dims.blockSize) }
         }
@@ -180,27 +191,33 @@ public final class GPT {
             let w = BlockView(p, blockOffsets[i]), a = acts.blocks[i]
             // A row-parallel projection's bias is replicated; one rank adds it before the sum.
             let adds = tensor.rank == 0
-            layerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, w.ln1w, w.ln1b, N: BT, C: C)
-            linearForward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * width)
-            attentionForward(a.atty, a.att, a.qkv, B: B, T: T, NH: heads, HS: dims.headSize)
+            linears.fill(a.ln1, count: BT * C) {
+                layerNormForward($0, a.ln1Mean, a.ln1Rstd, residual, w.ln1w, w.ln1b, N: BT, C: C)
+            }
+            linears.forward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * width)
+            linears.fill(a.atty, count: BT * width) {
+                attentionForward($0, a.att, a.qkv, B: B, T: T, NH: heads, HS: dims.headSize)
+            }
             // Branch outputs go to a separate buffer: an output aliasing an input would keep the
             // elementwise loops from vectorising.
-            linearForward(acts.branch, a.atty, w.attProjw, adds ? w.attProjb : nil, BT: BT, C: width, OC: C)
+            linears.forward(acts.branch, a.atty, w.attProjw, adds ? w.attProjb : nil, BT: BT, C: width, OC: C)
             try tensor.reduceFromRegion(acts.branch, count: BT * C)
             if let dropout {
                 dropout.mask.apply(acts.branch, acts.branch, N: BT * C, counterBase: dropout.counterBase(
                     site: 1 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
             }
             residualForward(a.residual2, residual, acts.branch, N: BT * C)
-            layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, w.ln2w, w.ln2b, N: BT, C: C)
+            linears.fill(a.ln2, count: BT * C) {
+                layerNormForward($0, a.ln2Mean, a.ln2Rstd, a.residual2, w.ln2w, w.ln2b, N: BT, C: C)
+            }
             if let experts, let routing = a.routing {
-                try experts.forward(routing, input: a.ln2, output: acts.branch, weights: expertWeights(p, block: i),
+                try experts.forward(routing, input: a.ln2.fp32, output: acts.branch, weights: expertWeights(p, block: i),
                                     B: B, T: T)
                 if targets != nil { routingTotals.add(routing, layer: l) }
             } else {
-                linearForward(a.fch, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
-                geluForward(a.fchGelu, a.fch, N: BT * 4 * width)
-                linearForward(acts.branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
+                linears.forward(a.fch, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
+                linears.fill(a.fchGelu, count: BT * 4 * width) { geluForward($0, a.fch, N: BT * 4 * width) }
+                linears.forward(acts.branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
             }
             try tensor.reduceFromRegion(acts.branch, count: BT * C)
             if let dropout {
@@ -212,8 +229,10 @@ public final class GPT {
         }
         guard let wte, let lnfw, let lnfb else { return 0 }
         let V = partition.vocabShard(dims)
-        layerNormForward(acts.lnf, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, p + lnfb, N: BT, C: C)
-        linearForward(acts.logits, acts.lnf, p + wte, nil, BT: BT, C: C, OC: V)
+        linears.fill(acts.lnf, count: BT * C) {
+            layerNormForward($0, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, p + lnfb, N: BT, C: C)
+        }
+        linears.forward(acts.logits, acts.lnf, p + wte, nil, BT: BT, C: C, OC: V)
         guard let targets else { return 0 }
         return try crossEntropy(acts, targets: targets, BT: BT)
     }
@@ -269,7 +288,7 @@ public final class GPT {
             let ld = partition.vocabShard(dims)
             crossEntropyBackward(acts.logits, acts.lse, targets, dloss: dloss, weights: tokenWeights, BT: BT,
                                  V: partition.validVocab(dims), ld: ld, vocabStart: partition.vocabStart(dims))
-            linearBackward(s.dnarrow, g + wte, nil, acts.logits, acts.lnf, p + wte, BT: BT, C: C, OC: ld)
+            linears.backward(s.dnarrow, g + wte, nil, acts.logits, acts.lnf, p + wte, BT: BT, C: C, OC: ld)
             try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             s.dresidual.update(repeating: 0, count: BT * C)
             layerNormBackward(s.dresidual, g + lnfw, g + lnfb, s.dnarrow, acts.stageOutput, p + lnfw,
@@ -290,14 +309,14 @@ public final class GPT {
             if let experts, let routing = a.routing {
                 // Each sequence's balancing loss weighs coef / global batch, i.e. coef · dloss · T.
                 let auxScale = Float(experts.settings.auxLossCoefficient) * dloss * Float(T)
-                try experts.backward(routing, dOutput: dbranch, input: a.ln2, dInput: s.dnarrow,
+                try experts.backward(routing, dOutput: dbranch, input: a.ln2.fp32, dInput: s.dnarrow,
                                      weights: expertWeights(p, block: i), grads: expertWeights(g, block: i),
                                      auxScale: auxScale, B: B, T: T)
             } else {
-                linearBackward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
-                               BT: BT, C: 4 * width, OC: C)
+                linears.backward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
+                                 BT: BT, C: 4 * width, OC: C)
                 geluBackward(s.dfch, s.dwide, a.fch, N: BT * 4 * width)
-                linearBackward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * width)
+                linears.backward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * width)
                 try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             }
             layerNormBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow, a.residual2, w.ln2w,
@@ -309,11 +328,11 @@ public final class GPT {
                     site: 1 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
                 dbranch = UnsafePointer(s.dbranch)
             }
-            linearBackward(s.dnarrow, dw.attProjw, dw.attProjb, dbranch, a.atty, w.attProjw,
-                           BT: BT, C: width, OC: C)
+            linears.backward(s.dnarrow, dw.attProjw, dw.attProjb, dbranch, a.atty, w.attProjw,
+                             BT: BT, C: width, OC: C)
             attentionBackward(s.dqkv, s.attention, s.dnarrow, a.att, a.qkv, B: B, T: T, NH: heads,
                               HS: dims.headSize)
-            linearBackward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: 3 * width)
+            linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: 3 * width)
             try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             layerNormBackward(s.dresidual, dw.ln1w, dw.ln1b, s.dnarrow, residualIn, w.ln1w,
                               a.ln1Mean, a.ln1Rstd, N: BT, C: C)

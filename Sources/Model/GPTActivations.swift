@@ -1,3 +1,4 @@
+import Config
 import Kernels
 
 /// Saved-for-backward activations of one microbatch of B sequences of up to T tokens, for the
@@ -8,8 +9,10 @@ public final class GPTActivations {
     let arena: Arena
 
     struct Block {
-        var ln1, ln1Mean, ln1Rstd, qkv, att, atty, residual2: FloatPointer
-        var ln2, ln2Mean, ln2Rstd, fch, fchGelu, residual3: FloatPointer
+        var ln1Mean, ln1Rstd, qkv, att, residual2: FloatPointer
+        var ln2Mean, ln2Rstd, fch, residual3: FloatPointer
+        /// The linear layers' inputs, in the compute precision.
+        var ln1, atty, ln2, fchGelu: LinearInput
         /// With experts: the layer's routing and expert activations (fch and fchGelu are empty).
         var routing: RoutingRecord?
     }
@@ -20,36 +23,66 @@ public final class GPTActivations {
     var branch: FloatPointer         // (B, T, C) a block branch's output before the residual add
     var blocks: [Block]
     // Head (last stage only): final norm, this rank's logit columns and per-row softmax statistics.
-    var lnf, lnfMean, lnfRstd: FloatPointer  // (B, T, C), (B, T), (B, T)
+    var lnf: LinearInput                     // (B, T, C)
+    var lnfMean, lnfRstd: FloatPointer       // (B, T), (B, T)
     public var logits: FloatPointer         // (B, T, V / tp); becomes dlogits in backward
     var lse, losses: FloatPointer            // (B, T)
     var rowStatistics: FloatPointer          // (2, B, T): Σ exp, then target logits, summed across tp
 
-    init(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int) {
-        self.B = B
-        self.T = T
+    /// Which saved linear inputs are bf16: all under bf16 compute, except the experts' input (ln2
+    /// with experts), which the fp32 router reads.
+    private static func bf16Inputs(dims: GPTDimensions, compute: ComputeType) -> (all: Bool, ln2: Bool) {
+        (compute == .bf16, compute == .bf16 && dims.experts == nil)
+    }
+
+    /// Floats of every buffer, in reservation order: the stage's two residual buffers, one block's
+    /// (the same for every block), and the head's (zeros off the last stage).
+    static func bufferSizes(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int, compute: ComputeType)
+        -> (stage: [Int], perBlock: [Int], tail: [Int]) {
         let tp = partition.tpSize, C = dims.nEmbd, BT = B * T
         let heads = dims.nHead / tp, width = C / tp, V = partition.vocabShard(dims)
+        let dense = dims.experts == nil ? BT * 4 * width : 0
+        let bf16 = bf16Inputs(dims: dims, compute: compute)
+        func input(_ count: Int, _ isBF16: Bool) -> Int { LinearInput.floats(count, bf16: isBF16) }
+        let perBlock = [input(BT * C, bf16.all), BT, BT, BT * 3 * width, B * heads * T * T, input(BT * width, bf16.all),
+                        BT * C, input(BT * C, bf16.ln2), BT, BT, dense, input(dense, bf16.all), BT * C]
+        let tail = partition.hasHead ? [input(BT * C, bf16.all), BT, BT, BT * V, BT, BT, 2 * BT] : [0, 0, 0, 0, 0, 0, 0]
+        return ([BT * C, BT * C], perBlock, tail)
+    }
+
+    /// Floats one microbatch of B sequences keeps on `partition` (what `byteCount / 4` comes to,
+    /// routing records included), without allocating them.
+    public static func floatCount(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int,
+                                  compute: ComputeType = .fp32) -> Int {
+        let sizes = bufferSizes(dims: dims, partition: partition, B: B, T: T, compute: compute)
+        let block = sizes.perBlock.reduce(0, +) + RoutingRecord.floatCount(dims: dims, partition: partition, B: B, T: T)
+        return sizes.stage.reduce(0, +) + partition.layers.count * block + sizes.tail.reduce(0, +)
+    }
+
+    init(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int, compute: ComputeType) {
+        self.B = B
+        self.T = T
         let arena = Arena()
         self.arena = arena
-        let encodedID = arena.reserve(BT * C)
-        let branchID = arena.reserve(BT * C)
-        let dense = dims.experts == nil ? BT * 4 * width : 0
-        let perBlock = [BT * C, BT, BT, BT * 3 * width, B * heads * T * T, BT * width, BT * C,
-                        BT * C, BT, BT, dense, dense, BT * C]
-        let blockIDs = partition.layers.map { _ in perBlock.map { arena.reserve($0) } }
-        let tail = partition.hasHead ? [BT * C, BT, BT, BT * V, BT, BT, 2 * BT] : [0, 0, 0, 0, 0, 0, 0]
-        let tailIDs = tail.map { arena.reserve($0) }
+        let sizes = Self.bufferSizes(dims: dims, partition: partition, B: B, T: T, compute: compute)
+        let bf16 = Self.bf16Inputs(dims: dims, compute: compute)
+        let encodedID = arena.reserve(sizes.stage[0])
+        let branchID = arena.reserve(sizes.stage[1])
+        let blockIDs = partition.layers.map { _ in sizes.perBlock.map { arena.reserve($0) } }
+        let tailIDs = sizes.tail.map { arena.reserve($0) }
         let p = arena.allocate()
         encoded = p[encodedID]
         branch = p[branchID]
         blocks = blockIDs.map { ids in
-            Block(ln1: p[ids[0]], ln1Mean: p[ids[1]], ln1Rstd: p[ids[2]], qkv: p[ids[3]],
-                  att: p[ids[4]], atty: p[ids[5]], residual2: p[ids[6]], ln2: p[ids[7]],
-                  ln2Mean: p[ids[8]], ln2Rstd: p[ids[9]], fch: p[ids[10]], fchGelu: p[ids[11]],
-                  residual3: p[ids[12]])
+            Block(ln1Mean: p[ids[1]], ln1Rstd: p[ids[2]], qkv: p[ids[3]], att: p[ids[4]], residual2: p[ids[6]],
+                  ln2Mean: p[ids[8]], ln2Rstd: p[ids[9]], fch: p[ids[10]], residual3: p[ids[12]],
+                  ln1: LinearInput(p[ids[0]], floats: sizes.perBlock[0], bf16: bf16.all),
+                  atty: LinearInput(p[ids[5]], floats: sizes.perBlock[5], bf16: bf16.all),
+                  ln2: LinearInput(p[ids[7]], floats: sizes.perBlock[7], bf16: bf16.ln2),
+                  fchGelu: LinearInput(p[ids[11]], floats: sizes.perBlock[11], bf16: bf16.all))
         }
-        lnf = p[tailIDs[0]]; lnfMean = p[tailIDs[1]]; lnfRstd = p[tailIDs[2]]
+        lnf = LinearInput(p[tailIDs[0]], floats: sizes.tail[0], bf16: bf16.all)
+        lnfMean = p[tailIDs[1]]; lnfRstd = p[tailIDs[2]]
         logits = p[tailIDs[3]]; lse = p[tailIDs[4]]; losses = p[tailIDs[5]]; rowStatistics = p[tailIDs[6]]
     }
 

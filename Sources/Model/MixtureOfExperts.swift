@@ -35,11 +35,11 @@ final class RoutingRecord {
     var loads: [Int]
 
     init(B: Int, T: Int, C: Int, settings: ExpertSettings, hiddenWidth: Int, maxRows: Int) {
-        let BT = B * T, E = settings.count, k = settings.topK
+        let BT = B * T, k = settings.topK
         (self.B, self.T) = (B, T)
         let arena = Arena()
         self.arena = arena
-        let ids = [BT * E, BT * k, BT * k * C, maxRows * C, maxRows * hiddenWidth, maxRows * hiddenWidth, B * E]
+        let ids = Self.bufferSizes(B: B, T: T, C: C, settings: settings, hiddenWidth: hiddenWidth, maxRows: maxRows)
             .map { arena.reserve($0) }
         let p = arena.allocate()
         (probabilities, gates, returned) = (p[ids[0]], p[ids[1]], p[ids[2]])
@@ -48,10 +48,32 @@ final class RoutingRecord {
         kept = Array(repeating: false, count: BT * k)
         order = []
         order.reserveCapacity(BT * k)
-        loads = Array(repeating: 0, count: E)
+        loads = Array(repeating: 0, count: settings.count)
     }
 
     var byteCount: Int { arena.floatCount * MemoryLayout<Float>.stride }
+
+    /// Floats of every buffer, in reservation order.
+    static func bufferSizes(B: Int, T: Int, C: Int, settings: ExpertSettings, hiddenWidth: Int, maxRows: Int) -> [Int] {
+        let BT = B * T, E = settings.count, k = settings.topK
+        return [BT * E, BT * k, BT * k * C, maxRows * C, maxRows * hiddenWidth, maxRows * hiddenWidth, B * E]
+    }
+
+    /// Floats of one layer's record on `partition`, without allocating them.
+    static func floatCount(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int) -> Int {
+        guard let settings = dims.experts else { return 0 }
+        return bufferSizes(B: B, T: T, C: dims.nEmbd, settings: settings, hiddenWidth: 4 * dims.nEmbd / partition.tpSize,
+                           maxRows: settings.maxRows(ranks: partition.epSize, B: B, T: T)).reduce(0, +)
+    }
+}
+
+extension ExpertSettings {
+    /// Most rows a rank's local experts can receive from one microbatch over `ranks` expert-parallel
+    /// ranks: every sequence of every source sends at most `capacity` rows to each expert, and no
+    /// more rows than it has picks.
+    func maxRows(ranks: Int, B: Int, T: Int) -> Int {
+        min(count * B * capacity(tokens: T), ranks * B * T * topK)
+    }
 }
 
 /// Pointers to one layer's router and local experts (values or gradients).
@@ -89,11 +111,7 @@ final class MixtureOfExperts {
 
     var localExperts: Int { settings.count / group.size }
 
-    /// Most rows a rank's local experts can receive from one microbatch: every sequence of every
-    /// source sends at most `capacity` rows to each expert, and no more rows than it has picks.
-    func maxRows(B: Int, T: Int) -> Int {
-        min(settings.count * B * settings.capacity(tokens: T), group.size * B * T * settings.topK)
-    }
+    func maxRows(B: Int, T: Int) -> Int { settings.maxRows(ranks: group.size, B: B, T: T) }
 
     func makeRecord(B: Int, T: Int) -> RoutingRecord {
         RoutingRecord(B: B, T: T, C: C, settings: settings, hiddenWidth: hiddenWidth, maxRows: maxRows(B: B, T: T))

@@ -219,6 +219,7 @@ extension Trainer {
                 throw CheckpointError.corrupt(folder, "does not cover every element of '\(spec.name)'")
             }
         }
+        model.parametersChanged()
         guard !parametersOnly else { return }
         startStep = manifest.step + 1
         if let saved = manifest.lossScaler, scaler != nil {

@@ -47,6 +47,11 @@ public final class Trainer {
     /// before the optimizer, which ends in an all-reduce every rank joins) and tensor-parallel
     /// communication (of the whole step); medians reported at the end.
     private var idleShares: [Double] = [], tensorShares: [Double] = [], expertShares: [Double] = []
+    /// Per-step wall time and communication share of it (tensor-parallel all-reduces and expert
+    /// all-to-alls inside forward/backward, plus everything outside forward/backward before the
+    /// optimizer: pipeline transfers and bubble, the wait for the gradient all-reduce, the loss
+    /// all-reduce), and this process's CPU time per step (all its threads), for the summary at the end.
+    private var stepSeconds: [Double] = [], communicationShares: [Double] = [], stepCPUSeconds: [Double] = []
 
     var config: TesseraConfig { setup.config }
     var degrees: ParallelDegrees { setup.degrees }
@@ -58,7 +63,8 @@ public final class Trainer {
         let config = setup.config, layout = groups.layout
         let partition = GPTPartition(layout: layout, dims: setup.dims)
         model = GPT(dims: setup.dims, partition: partition, tensor: TensorParallelGroup(groups.tensor),
-                    experts: ExpertParallelGroup(groups.expert), seed: UInt64(config.run.seed))
+                    experts: ExpertParallelGroup(groups.expert), compute: config.precision.compute,
+                    seed: UInt64(config.run.seed))
         let grads = UnsafeMutableBufferPointer(start: model.store.grads, count: model.store.count)
         let wire: WireFormat = switch config.precision.gradAllreduce {
         case .fp32: .fp32
@@ -90,7 +96,8 @@ public final class Trainer {
         sampler = BatchSampler(corpus: setup.corpus, seed: config.run.seed, blockSize: config.model.blockSize,
                                batchSize: config.train.batchSize)
         schedule = LearningRateSchedule(maxLR: config.train.lr, minLR: config.train.minLR,
-                                        warmupSteps: config.train.warmupSteps, totalSteps: config.train.steps)
+                                        warmupSteps: config.train.warmupSteps,
+                                        totalSteps: config.train.lrDecaySteps == 0 ? config.train.steps : config.train.lrDecaySteps)
         watchdog = try Watchdog(world: groups.world, deadline: Watchdog.deadlineFromEnvironment())
         let plan = PipelinePlan(schedule: config.parallel.schedule, stage: layout.ppIndex, stages: layout.pp,
                                 microbatches: setup.degrees.microbatches)
@@ -123,7 +130,8 @@ public final class Trainer {
             metrics = try MetricsLog(path: runDir + "/metrics.jsonl", append: startStep > 1,
                                      resumedAfter: startStep > 1 ? startStep - 1 : nil)
         }
-        try printStartup()
+        let utilisation = try Utilisation.establish(setup: setup, world: groups.world)
+        try printStartup(utilisation)
         let steps = config.train.steps
         let tokensPerStep = Double(config.train.batchSize * config.model.blockSize)
         let started = MPIEnvironment.wallTime()
@@ -133,7 +141,7 @@ public final class Trainer {
         }
         var step = startStep
         while step <= steps {
-            let stepStart = MPIEnvironment.wallTime()
+            let stepStart = MPIEnvironment.wallTime(), stepCPUStart = processCPUSeconds()
             _ = (pipeline.computeTime.take(), model.tensor.communicationTime.take(), model.expertCommunicationTime?.take())
             watchdog.enter(.forwardBackward, step: step)
             let loss = try computeGradients(step: step)
@@ -164,15 +172,22 @@ public final class Trainer {
                 try sync.gatherParameters(model.store.values, buckets: denseBuckets)
                 try expertSync.gatherParameters(model.store.values, buckets: expertBuckets)
             }
+            model.parametersChanged()
             let seconds = MPIEnvironment.wallTime() - stepStart
             if step > 1 || steps == 1 {  // the first step also warms caches and allocators
-                idleShares.append(1 - pipeline.computeTime.take() / pipelineSeconds)
-                tensorShares.append(model.tensor.communicationTime.take() / seconds)
-                expertShares.append((model.expertCommunicationTime?.take() ?? 0) / seconds)
+                let compute = pipeline.computeTime.take(), tensor = model.tensor.communicationTime.take()
+                let expert = model.expertCommunicationTime?.take() ?? 0
+                idleShares.append(1 - compute / pipelineSeconds)
+                tensorShares.append(tensor / seconds)
+                expertShares.append(expert / seconds)
+                communicationShares.append((tensor + expert + pipelineSeconds - compute) / seconds)
+                stepSeconds.append(seconds)
+                stepCPUSeconds.append(processCPUSeconds() - stepCPUStart)
             }
             if step % config.train.logEvery == 0 || step == steps {
                 try log(step: step, loss: loss, lr: lr, gradNorm: gradNorm, seconds: seconds,
-                        tokensPerStep: tokensPerStep, elapsed: MPIEnvironment.wallTime() - started)
+                        tokensPerStep: tokensPerStep, utilisation: utilisation,
+                        elapsed: MPIEnvironment.wallTime() - started)
             }
             let evalEvery = config.train.evalEvery
             if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
@@ -196,6 +211,7 @@ public final class Trainer {
         }
         watchdog.enter(.export, step: steps)
         try printTimeShares()
+        try printSummary(utilisation, tokensPerStep: tokensPerStep)
         defer { watchdog.stop() }
         // The last step's checkpoint already holds model.h5 (rank 0 wrote it): link to it rather
         // than gather and write every parameter again.
@@ -232,6 +248,26 @@ public final class Trainer {
             progress("tessera: expert-parallel all-to-all: \(percent(median(expert))) of step time (median over steps and ranks)")
         }
     }
+
+    /// One line at the end from rank 0: median tokens/s and step time over the steps after the
+    /// first, MFU at that rate, the communication share of step time (median over steps, then over
+    /// ranks), the peak resident memory of the largest rank and the CPU time a step costs a rank
+    /// (median over steps, mean over ranks: times ranks, the job's).
+    private func printSummary(_ utilisation: Utilisation, tokensPerStep: Double) throws {
+        let figures = try groups.world.allGather([median(communicationShares), peakResidentBytes(), median(stepCPUSeconds)])
+        guard isLogger, !stepSeconds.isEmpty else { return }
+        let stepTime = median(stepSeconds), tokensPerSecond = tokensPerStep / stepTime
+        func perRank(_ figure: Int) -> [Double] { stride(from: figure, to: figures.count, by: 3).map { figures[$0] } }
+        let communication = median(perRank(0)), memory = perRank(1).max()!
+        let cpu = perRank(2).reduce(0, +) / Double(perRank(2).count)
+        progress("tessera: summary: \(String(format: "%.0f", tokensPerSecond)) tokens/s, "
+            + "\(String(format: "%.2f", stepTime * 1000)) ms/step (medians over steps), "
+            + "MFU \(String(format: "%.2f", 100 * utilisation.mfu(tokensPerSecond: tokensPerSecond)))%, "
+            + "communication \(String(format: "%.1f", 100 * communication))% of step time, "
+            + "peak memory \(formatBytes(memory)) per rank (largest), "
+            + "CPU \(String(format: "%.2f", cpu * 1000)) ms/step per rank (mean)")
+    }
+
     /// Forward and backward over this replica's microbatches, gradients summed across replicas
     /// (and between the two copies of the tied embedding); returns the global mean loss. Gradients
     /// must start at zero (AdamW consumes them).
@@ -433,13 +469,14 @@ public final class Trainer {
     }
 
     private func log(step: Int, loss: Double, lr: Double, gradNorm: Double, seconds: Double,
-                     tokensPerStep: Double, elapsed: Double) throws {
+                     tokensPerStep: Double, utilisation: Utilisation, elapsed: Double) throws {
         guard isLogger else { return }
         let tokensPerSecond = tokensPerStep / seconds
+        let mfu = utilisation.mfu(tokensPerSecond: tokensPerSecond)
         var row: [(key: String, value: MetricValue)] = [
             ("step", .int(step)), ("loss", .number(loss)), ("lr", .number(lr)), ("grad_norm", .number(gradNorm)),
             ("tokens_per_s", .number((tokensPerSecond * 10).rounded() / 10)),
-            ("step_ms", .number((seconds * 1e5).rounded() / 100)),
+            ("step_ms", .number((seconds * 1e5).rounded() / 100)), ("mfu", .number((mfu * 1e6).rounded() / 1e6)),
         ]
         if let scaler {
             row += [("loss_scale", .number(scaler.scale)), ("skipped_steps", .int(scaler.skippedSteps))]
@@ -457,11 +494,11 @@ public final class Trainer {
         let eta = elapsed / Double(step) * Double(steps - step)
         progress("step \(step)/\(steps) | loss \(String(format: "%.4f", loss)) | "
             + "\(String(format: "%.0f", tokensPerSecond)) tok/s | \(String(format: "%.1f", seconds * 1000)) ms/step | "
-            + "ETA \(formatDuration(eta))")
+            + "MFU \(String(format: "%.1f", 100 * mfu))% | ETA \(formatDuration(eta))")
     }
 
     /// Derived figures, once, from rank 0; activation memory is gathered from every stage.
-    private func printStartup() throws {
+    private func printStartup(_ utilisation: Utilisation) throws {
         let memory = try groups.world.allGather([Double(pipeline.activationBytes)])
         guard isLogger else { return }
         let c = config, d = degrees, layout = groups.layout
@@ -481,10 +518,12 @@ public final class Trainer {
         ]
         let zero = c.parallel.zero == 1 ? "ZeRO-1, sharded over \(d.dp) replicas" : "replicated"
         lines.append("tessera: optimizer state \(formatBytes(Double(optimizer.stateBytes))) on rank 0 (\(zero))")
-        if d.pp > 1 {
-            lines.append("tessera: pipeline \(c.parallel.schedule.rawValue), activation memory per stage: \(stageMemory)")
-        }
+        let compute = model.bf16Engine.map { "bf16 compute (\($0.rawValue))" } ?? "fp32 compute"
+        lines.append("tessera: \(compute), activation memory per stage: \(stageMemory)"
+            + (d.pp > 1 ? " (pipeline \(c.parallel.schedule.rawValue))" : ""))
         lines += [
+            "tessera: MFU against \(String(format: "%.1f", utilisation.peakGFLOPs)) GFLOP/s per rank "
+                + "(\(utilisation.source)); model \(String(format: "%.2f", utilisation.flopsPerToken / 1e6)) MFLOP per token",
             "tessera: OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank",
             "tessera: writing \(c.run.dir)/metrics.jsonl",
         ]

@@ -19,13 +19,8 @@ public struct TrainingSetup: Sendable {
     public static func load(configPath: String, overrides: [String], worldSize: Int) throws -> TrainingSetup {
         let config = try TesseraConfig.load(path: configPath, overrides: overrides)
         let degrees = try config.validateLayout(worldSize: worldSize)
-        try checkImplemented(config)
         let corpus = try Corpus(config: config)
-        let vocab = config.model.vocabSize == 0 ? corpus.tokenizer.vocabSize : config.model.vocabSize
-        guard vocab >= corpus.tokenizer.vocabSize else {
-            throw SetupError("model.vocab_size = \(vocab) is smaller than the \(config.data.tokenizer.rawValue) tokenizer's vocabulary of \(corpus.tokenizer.vocabSize) in \(config.data.path)")
-        }
-        let dims = GPTDimensions(config: config.model, vocabSize: vocab)
+        let dims = try dimensions(config: config, corpus: corpus)
         var preferences: PreferencePairs?
         if config.train.objective == .dpo {
             guard degrees.microbatchSize % 2 == 0 else {
@@ -38,12 +33,13 @@ public struct TrainingSetup: Sendable {
         return TrainingSetup(config: config, degrees: degrees, corpus: corpus, dims: dims, preferences: preferences)
     }
 
-    /// Features of the contract that later work brings; refused up front rather than half-run.
-    private static func checkImplemented(_ config: TesseraConfig) throws {
-        let pending: [(Bool, String)] = [
-            (config.precision.compute != .fp32, "precision.compute = bf16 is not available yet"),
-        ]
-        if let (_, message) = pending.first(where: { $0.0 }) { throw SetupError(message) }
+    /// The model a config describes, its vocabulary the config's or else the corpus tokenizer's.
+    public static func dimensions(config: TesseraConfig, corpus: Corpus) throws -> GPTDimensions {
+        let vocab = config.model.vocabSize == 0 ? corpus.tokenizer.vocabSize : config.model.vocabSize
+        guard vocab >= corpus.tokenizer.vocabSize else {
+            throw SetupError("model.vocab_size = \(vocab) is smaller than the \(config.data.tokenizer.rawValue) tokenizer's vocabulary of \(corpus.tokenizer.vocabSize) in \(config.data.path)")
+        }
+        return GPTDimensions(config: config.model, vocabSize: vocab)
     }
 }
 

@@ -6,7 +6,7 @@ import MPI
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Micro-benchmarks; print a table and optionally write CSV.",
-        subcommands: [GemmBench.self, AllReduceBench.self, BLASInfo.self])
+        subcommands: [GemmBench.self, AllReduceBench.self, StepBench.self, CommBench.self, BLASInfo.self])
 }
 
 /// Prints the OpenBLAS kernel family chosen for this CPU; launch/tessera-run asks it whether
@@ -19,10 +19,15 @@ struct BLASInfo: ParsableCommand {
     }
 }
 
-/// sgemm throughput through the same call the model makes (out = inp · Wᵀ), the peak that model
-/// FLOPs utilisation is measured against.
+/// GEMM throughput through the same call the model makes (out = inp · Wᵀ): fp32 (sgemm, the peak
+/// that model FLOPs utilisation is measured against) and bf16 (precision.compute = "bf16").
 struct GemmBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "sgemm GFLOP/s on model shapes.")
+    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "fp32 and bf16 GEMM GFLOP/s on model shapes.")
+
+    /// The operand types to time.
+    enum DType: String, ExpressibleByArgument, CaseIterable {
+        case fp32, bf16, both
+    }
 
     @Option(help: "BLAS threads (default: OPENBLAS_NUM_THREADS or OpenBLAS's own choice).")
     var threads: Int?
@@ -32,6 +37,9 @@ struct GemmBench: ParsableCommand {
 
     @Option(help: "Also write the table as CSV to this file.")
     var csv: String?
+
+    @Option(help: "Operands: fp32 (OpenBLAS sgemm), bf16 (fp32 accumulation; oneDNN where the CPU has AVX512_BF16), or both.")
+    var dtype: DType = .fp32
 
     static let shapes: [(name: String, m: Int, n: Int, k: Int)] = [
         ("square-2048", 2048, 2048, 2048),
@@ -43,38 +51,34 @@ struct GemmBench: ParsableCommand {
     ]
 
     func run() throws {
-        // Timing uses MPI_Wtime: start MPI and finish it, so that mpirun sees a proper exit.
+        // Under mpirun: start MPI and finish it, so that mpirun sees a proper exit.
         MPIEnvironment.initialize()
         defer { try? MPIEnvironment.finalize() }
         if let threads { BLAS.threads = threads }
         print("OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s")")
+        let bf16 = BF16Gemm()
+        if dtype != .fp32 { print("bf16 engine: \(bf16.engine.rawValue)") }
+        let engines: [BF16Gemm?] = switch dtype {
+        case .fp32: [nil]
+        case .bf16: [bf16]
+        case .both: [nil, bf16]
+        }
         var rows: [[String]] = []
-        print("shape          M      N      K   threads  median ms  GFLOP/s")
-        for shape in Self.shapes {
-            let (m, n, k) = (shape.m, shape.n, shape.k)
-            let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
-            let w = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
-            let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
-            defer { a.deallocate(); w.deallocate(); c.deallocate() }
-            for i in 0..<(m * k) { a[i] = Float(i % 13) * 0.01 }
-            for i in 0..<(n * k) { w[i] = Float(i % 7) * 0.01 }
-            linearForward(c, a, w, nil, BT: m, C: k, OC: n)  // warm-up
-            var times: [Double] = []
-            for _ in 0..<repeats {
-                let start = MPIEnvironment.wallTime()
-                linearForward(c, a, w, nil, BT: m, C: k, OC: n)
-                times.append(MPIEnvironment.wallTime() - start)
+        print("shape          M      N      K   threads  median ms  GFLOP/s  dtype")
+        for (name, m, n, k) in Self.shapes {
+            for engine in engines {
+                let shape = GemmShape(m: m, n: n, k: k)
+                let median = shape.medianSeconds(repeats: repeats, bf16: engine)
+                let row = [name, "\(m)", "\(n)", "\(k)", "\(BLAS.threads)",
+                           String(format: "%.3f", median * 1e3), String(format: "%.1f", shape.flops / median / 1e9),
+                           engine == nil ? "fp32" : "bf16", engine?.engine.rawValue ?? "OpenBLAS sgemm"]
+                rows.append(row)
+                print(row[0].padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + row[1...7].map { $0.leftPadded(to: 7) }.joined(separator: " "))
             }
-            let median = times.sorted()[times.count / 2]
-            let gflops = 2.0 * Double(m) * Double(n) * Double(k) / median / 1e9
-            let row = [shape.name, "\(m)", "\(n)", "\(k)", "\(BLAS.threads)",
-                       String(format: "%.3f", median * 1e3), String(format: "%.1f", gflops)]
-            rows.append(row)
-            print(row[0].padding(toLength: 12, withPad: " ", startingAt: 0)
-                + row[1...].map { $0.leftPadded(to: 7) }.joined(separator: " "))
         }
         if let csv {
-            let text = (["shape,m,n,k,threads,median_ms,gflops"] + rows.map { $0.joined(separator: ",") })
+            let text = (["shape,m,n,k,threads,median_ms,gflops,dtype,engine"] + rows.map { $0.joined(separator: ",") })
                 .joined(separator: "\n") + "\n"
             try text.write(toFile: csv, atomically: true, encoding: .utf8)
         }

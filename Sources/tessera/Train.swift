@@ -17,6 +17,9 @@ struct Train: ParsableCommand {
     @Option(help: "auto: continue from RUN_DIR/checkpoints/latest when it exists; never; or a checkpoint path.")
     var resume: String = "auto"
 
+    @Flag(help: "Run every check a run makes before its first step (config, layout, data, checkpoints), print the effective config as TOML, and exit.")
+    var check = false
+
     func run() throws {
         MPIEnvironment.initialize()
         try execute(Communicator.world)
@@ -41,6 +44,10 @@ struct Train: ParsableCommand {
         // `train.init_from` gives the starting weights (for DPO also its frozen reference).
         let initial = setup!.config.train.initFrom.isEmpty ? nil
             : try agreedCheckpoint(world, setup: setup!) { try CheckpointFolder.resolve($0.config.train.initFrom) }
+        if check {
+            if world.rank == 0 { print(setup!.config.tomlText(), terminator: "") }
+            return
+        }
 
         do {
             let layout = Layout(degrees: setup!.degrees, rank: world.rank)

@@ -4,6 +4,7 @@ import Testing
 /// Each out-of-range value (as `--set` overrides) and the key its error must name.
 private let outOfRange: [([String], String)] = [
     (["run.seed=-1"], "run.seed"),
+    (["run.peak_gflops=-1"], "run.peak_gflops"),
     (["data.val_fraction=0"], "data.val_fraction"),
     (["data.val_fraction=1"], "data.val_fraction"),
     (["model.n_layer=0"], "model.n_layer"),
@@ -85,7 +86,7 @@ func badChoiceIsRejectedNamingItsKey(overrides: [String], key: String) throws {
     let config = try TesseraConfig.parse(toml: "", overrides: [
         "model.dropout=0", "model.vocab_size=0", "model.top_k=0", "train.min_lr=1e-3", "train.warmup_steps=0",
         "train.weight_decay=0", "train.beta1=0", "train.grad_clip=0", "train.eval_every=0", "checkpoint.every=0",
-        "run.seed=0", "parallel.zero=1", "model.n_experts=2", "model.top_k=2",
+        "run.seed=0", "run.peak_gflops=0", "parallel.zero=1", "model.n_experts=2", "model.top_k=2",
         "data.tokenizer=sentencepiece", "data.tokenizer_model=sp.model",
         "train.objective=dpo", "train.init_from=runs/a", "data.preferences=p.jsonl",
     ])

@@ -6,6 +6,7 @@ private func everythingChanged() -> TesseraConfig {
     var c = TesseraConfig()
     c.run.dir = "runs/\"quoted\" \\ tab\t新"
     c.run.seed = 7
+    c.run.peakGflops = 187.5
     c.data.path = "data/other.txt"
     c.data.tokenizer = .sentencepiece
     c.data.tokenizerModel = "sp.model"

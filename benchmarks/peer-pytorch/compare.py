@@ -3,11 +3,13 @@
 
 Runs, alternating Tessera and PyTorch so that machine noise hits both alike:
   baby  (n_layer 4, n_head 4, n_embd 128, block 64, batch 12): Tessera 2 ranks x 1 BLAS thread vs
-        PyTorch DDP 2 processes x 1 thread; Tessera 1 rank x 2 threads vs PyTorch 1x2 (eager and
-        torch.compile).
+        PyTorch DDP 2 processes x 1 thread; Tessera tp = 2 vs PyTorch tensor parallel
+        (torch.distributed.tensor.parallel, 2 processes x 1 thread, gloo); Tessera 1 rank x 2
+        threads vs PyTorch 1x2 (eager and torch.compile).
   gpt2s (n_layer 12, n_head 12, n_embd 768, vocab 50304, block 256, batch 4): the same pairs, plus
         model FLOPs utilisation against the 2-thread sgemm peak that `tessera bench gemm` measures.
-Medians over rounds; every figure printed was measured in this run.
+Medians over rounds; every figure printed was measured in this run. A mode that fails (e.g. gloo
+tensor parallelism on some CPU build) is reported with its error; the others still run.
 
   python3 benchmarks/peer-pytorch/compare.py [--rounds N] [--skip-gpt2s] [--skip-compile]
 """
@@ -39,12 +41,12 @@ def run(command, env=None, timeout=1800):
     return result
 
 
-def tessera(config, ranks, threads):
+def tessera(config, ranks, threads, sets=()):
     steps, warmup = STEPS[config]
     with tempfile.TemporaryDirectory() as run_dir:
         run([LAUNCH, "-np", str(ranks), "train", "--config", TESSERA_CONFIGS[config],
              "--set", f"train.steps={steps}", "--set", "train.log_every=1", "--set", "train.eval_every=0",
-             "--set", "checkpoint.every=0", "--set", f"run.dir={run_dir}"],
+             "--set", "checkpoint.every=0", "--set", f"run.dir={run_dir}"] + [a for s in sets for a in ("--set", s)],
             env={"OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
         with open(os.path.join(run_dir, "metrics.jsonl")) as f:
             rows = [json.loads(line) for line in f if '"loss"' in line]
@@ -55,7 +57,7 @@ def tessera(config, ranks, threads):
 def pytorch(config, mode, compile_model=False):
     steps, warmup = STEPS[config]
     command = [sys.executable, TORCH_SCRIPT, "--config", config, "--steps", str(steps), "--warmup", str(warmup)]
-    command += ["--ddp"] if mode == "ddp" else ["--threads", "2"]
+    command += {"ddp": ["--ddp"], "tp": ["--tp"]}.get(mode, ["--threads", "2"])
     if compile_model:
         command.append("--compile")
     out = json.loads(run(command).stdout.strip().splitlines()[-1])
@@ -70,6 +72,9 @@ def sgemm_peak():
         run([LAUNCH, "bench", "gemm", "--threads", "2", "--csv", csv.name])
         rows = [line.split(",") for line in open(csv.name).read().splitlines()[1:]]
     return max(float(r[6]) for r in rows), {r[0]: float(r[6]) for r in rows}
+
+
+PAIRS = [("tessera 2x1", "pytorch ddp 2x1"), ("tessera tp2", "pytorch tp2"), ("tessera 1x2", "pytorch 1x2")]
 
 
 def flops_per_token(n_layer, n_embd, block, vocab):
@@ -87,11 +92,14 @@ def main():
 
     configs = ["baby"] + ([] if args.skip_gpt2s else ["gpt2s"])
     results = {}  # (config, system) -> [tokens/s]
+    failures = {}  # (config, system) -> the last error
     peaks = []
     for r in range(args.rounds):
         for config in configs:
             pairs = [("tessera 2x1", lambda: tessera(config, 2, 1)),
                      ("pytorch ddp 2x1", lambda: pytorch(config, "ddp")[0]),
+                     ("tessera tp2", lambda: tessera(config, 2, 1, ["parallel.tp=2"])),
+                     ("pytorch tp2", lambda: pytorch(config, "tp")[0]),
                      ("tessera 1x2", lambda: tessera(config, 1, 2)),
                      ("pytorch 1x2", lambda: pytorch(config, "threads")[0])]
             if not args.skip_compile:
@@ -102,6 +110,7 @@ def main():
                     value = measure()
                 except (RuntimeError, subprocess.TimeoutExpired) as error:  # one failed run spoils no other
                     log(f"  failed: {error}")
+                    failures[(config, name)] = str(error).strip().splitlines()[-1][:300]
                     continue
                 if value is not None:
                     results.setdefault((config, name), []).append(value)
@@ -123,6 +132,14 @@ def main():
             if c == config:
                 value = statistics.median(values)
                 print(f"| {name} | {value:.1f} | {value / ddp:.2f}x |")
+        print(f"\n| pair (same layout) | tessera / pytorch |\n| --- | --- |")
+        for tessera_name, torch_name in PAIRS:
+            ours, theirs = results.get((config, tessera_name)), results.get((config, torch_name))
+            ratio = f"{statistics.median(ours) / statistics.median(theirs):.2f}x" if ours and theirs else "n/a"
+            print(f"| {tessera_name} / {torch_name} | {ratio} |")
+        for (c, name), error in failures.items():
+            if c == config and (c, name) not in results:
+                print(f"\n{name} did not run: {error}")
         print()
     if peaks:
         peak = statistics.median(peaks)

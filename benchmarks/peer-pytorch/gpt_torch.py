@@ -13,6 +13,7 @@ One JSON line goes to stdout; progress goes to stderr.
 
   python3 gpt_torch.py --config baby --threads 2
   python3 gpt_torch.py --config baby --ddp            # 2 processes x 1 thread, gloo
+  python3 gpt_torch.py --config baby --tp             # tensor parallel over 2 processes x 1 thread, gloo
   python3 gpt_torch.py --config gpt2s --threads 2 --compile
 """
 import argparse
@@ -59,19 +60,21 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         assert cfg.n_embd % cfg.n_head == 0
-        self.n_head = cfg.n_head
+        self.head_size = cfg.n_embd // cfg.n_head
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=True)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=True)
 
     def forward(self, x):
-        B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)
-        hs = C // self.n_head
-        q = q.view(B, T, self.n_head, hs).transpose(1, 2)
-        k = k.view(B, T, self.n_head, hs).transpose(1, 2)
-        v = v.view(B, T, self.n_head, hs).transpose(1, 2)
+        B, T, _ = x.shape
+        qkv = self.qkv(x)
+        width = qkv.size(-1) // 3  # C, or this rank's heads' share of C under tensor parallelism
+        q, k, v = qkv.split(width, dim=2)
+        heads = width // self.head_size
+        q = q.view(B, T, heads, self.head_size).transpose(1, 2)
+        k = k.view(B, T, heads, self.head_size).transpose(1, 2)
+        v = v.view(B, T, heads, self.head_size).transpose(1, 2)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        y = y.transpose(1, 2).contiguous().view(B, T, width)
         return self.proj(y)
 
 
@@ -144,9 +147,10 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
-def make_optimizer(model, lr, weight_decay, betas):
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+def make_optimizer(params, lr, weight_decay, betas):
+    params = list(params)
+    decay = [p for p in params if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in params if p.requires_grad and p.dim() < 2]
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     for impl in ("fused", "foreach"):
@@ -156,6 +160,63 @@ def make_optimizer(model, lr, weight_decay, betas):
         except (RuntimeError, TypeError, ValueError):
             continue
     return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=1e-8), "for-loop"
+
+
+def tensor_parallel(model, cfg, world):
+    """Megatron-style tensor parallelism through torch.distributed.tensor.parallel on a CPU device
+    mesh (gloo): QKV and the MLP's first linear column-parallel, both projections row-parallel, the
+    rest replicated. QKV's rows are regrouped first so that each rank's contiguous shard holds its
+    heads' q, k and v (an iid normal init is unchanged in distribution)."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
+    assert cfg.n_head % world == 0, "tensor parallelism needs n_head divisible by the processes"
+    mesh = init_device_mesh("cpu", (world,))
+    C = cfg.n_embd
+    order = torch.arange(3 * C).view(3, world, C // world).transpose(0, 1).reshape(-1)
+    for block in model.blocks:
+        with torch.no_grad():
+            block.attn.qkv.weight.copy_(block.attn.qkv.weight[order])
+            block.attn.qkv.bias.copy_(block.attn.qkv.bias[order])
+        parallelize_module(block, mesh, {"attn.qkv": ColwiseParallel(), "attn.proj": RowwiseParallel(),
+                                         "mlp.fc": ColwiseParallel(), "mlp.proj": RowwiseParallel()})
+
+
+def clip_grad_norm_tp(model, max_norm):
+    """Global-norm clipping over plain and DTensor gradients: shards' squares summed across the mesh
+    in one all-reduce, replicated gradients (identical on every rank) counted once."""
+    import torch.distributed as dist
+    from torch.distributed.tensor import DTensor
+    sharded, replicated = torch.zeros(()), torch.zeros(())
+    for p in model.parameters():
+        g = p.grad
+        if isinstance(g, DTensor) and any(pl.is_shard() for pl in g.placements):
+            sharded += g.to_local().pow(2).sum()
+        else:
+            replicated += (g.to_local() if isinstance(g, DTensor) else g).pow(2).sum()
+    dist.all_reduce(sharded)
+    norm = (sharded + replicated).sqrt().item()
+    if norm > max_norm:
+        for p in model.parameters():
+            p.grad.mul_(max_norm / (norm + 1e-6))
+
+
+class Optimizers:
+    """Several optimizers stepped as one: fused AdamW takes DTensor or plain parameters, not both."""
+
+    def __init__(self, optimizers):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self):
+        return [group for opt in self.optimizers for group in opt.param_groups]
+
+    def step(self):
+        for opt in self.optimizers:
+            opt.step()
+
+    def zero_grad(self, set_to_none=True):
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
 
 
 def lr_at(step, max_lr, min_lr, warmup, total):
@@ -209,8 +270,9 @@ def log(rank, *a):
 
 
 def run(rank, world, args):
-    ddp = args.ddp
-    if ddp:
+    ddp, tp = args.ddp, args.tp
+    distributed = ddp or tp
+    if distributed:
         import torch.distributed as dist
         if "RANK" not in os.environ:  # spawned by us rather than torchrun
             os.environ["RANK"], os.environ["WORLD_SIZE"] = str(rank), str(world)
@@ -223,7 +285,15 @@ def run(rank, world, args):
     model = GPT(cfg)
     n_params = model.num_params(non_embedding=True)
     n_params_all = model.num_params(non_embedding=False)
-    opt, opt_impl = make_optimizer(model, args.lr, args.weight_decay, (0.9, 0.99))
+    if tp:
+        tensor_parallel(model, cfg, world)
+        from torch.distributed.tensor import DTensor
+        params = list(model.parameters())
+        made = [make_optimizer([p for p in params if isinstance(p, DTensor) == sharded], args.lr, args.weight_decay,
+                               (0.9, 0.99)) for sharded in (True, False)]
+        opt, opt_impl = Optimizers([o for o, _ in made]), "+".join(impl for _, impl in made)
+    else:
+        opt, opt_impl = make_optimizer(model.parameters(), args.lr, args.weight_decay, (0.9, 0.99))
     train_model = model
     if ddp:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -236,7 +306,9 @@ def run(rank, world, args):
         except Exception as e:  # noqa: BLE001
             compile_error = f"{type(e).__name__}: {e}"
             train_model = eager_model
-    batches = Batches(cfg, args.config, args.data, args.seed, rank, world)
+    # Tensor-parallel ranks all take the whole batch; data-parallel ones a slice each.
+    batches = Batches(cfg, args.config, args.data, args.seed, *((0, 1) if tp else (rank, world)))
+    clip = clip_grad_norm_tp if tp else torch.nn.utils.clip_grad_norm_
 
     def step_fn(step):
         lr = lr_at(step, args.lr, args.min_lr, args.lr_warmup, args.lr_total)
@@ -245,7 +317,7 @@ def run(rank, world, args):
         x, y = batches.next()
         loss = train_model(x, y)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        clip(model if tp else model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
         return loss.detach()
@@ -280,7 +352,7 @@ def run(rank, world, args):
                       f"{'' if step > args.warmup else ' (warmup)'}")
 
     final_loss = losses[-1]
-    if ddp:
+    if distributed:
         import torch.distributed as dist
         t = torch.tensor([final_loss], dtype=torch.float64)
         dist.all_reduce(t)
@@ -298,7 +370,7 @@ def run(rank, world, args):
         flops_per_token = 6 * n_params + 12 * L * C * T
         out = {
             "peer": "pytorch",
-            "mode": f"ddp{world}x{args.threads}" if ddp else f"1x{args.threads}",
+            "mode": f"ddp{world}x{args.threads}" if ddp else f"tp{world}x{args.threads}" if tp else f"1x{args.threads}",
             "compile": bool(args.compile and compile_error is None),
             "config": args.config,
             "tokens_per_s": round(tps, 1),
@@ -332,7 +404,7 @@ def run(rank, world, args):
                 out["compile_error"] = compile_error
         print(json.dumps(out), flush=True)
 
-    if ddp:
+    if distributed:
         import torch.distributed as dist
         dist.barrier()
         dist.destroy_process_group()
@@ -352,9 +424,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", choices=sorted(CONFIGS), default="baby")
     p.add_argument("--ddp", action="store_true", help="torch.distributed (gloo), --nproc processes")
-    p.add_argument("--nproc", type=int, default=2, help="processes with --ddp (default 2)")
+    p.add_argument("--tp", action="store_true",
+                   help="tensor parallel (torch.distributed.tensor.parallel, gloo), --nproc processes")
+    p.add_argument("--nproc", type=int, default=2, help="processes with --ddp or --tp (default 2)")
     p.add_argument("--threads", type=int, default=None,
-                   help="intra-op threads per process (default 1 with --ddp, else 2)")
+                   help="intra-op threads per process (default 1 with --ddp or --tp, else 2)")
     p.add_argument("--compile", action="store_true", help="wrap the model with torch.compile")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default 50 baby, 6 gpt2s)")
     p.add_argument("--warmup", type=int, default=None, help="untimed first steps (default 5 / 2)")
@@ -370,12 +444,14 @@ def main():
     d_steps, d_warm = DEFAULT_STEPS[args.config]
     args.steps = d_steps if args.steps is None else args.steps
     args.warmup = d_warm if args.warmup is None else args.warmup
+    if args.ddp and args.tp:
+        raise SystemExit("error: --ddp and --tp are alternatives")
     if args.threads is None:
-        args.threads = 1 if args.ddp else 2
+        args.threads = 1 if args.ddp or args.tp else 2
     if args.steps < 1:
         raise SystemExit("error: --steps must be >= 1")
 
-    if not args.ddp:
+    if not (args.ddp or args.tp):
         run(0, 1, args)
         return
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # under torchrun

@@ -1,0 +1,82 @@
+import Foundation
+
+/// A problem with planner input (a rates file, a network spec), printed after `error: `.
+public struct PlanError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The CSV files the benches write, read back as the cost model's inputs.
+public enum RatesFile {
+    /// `tessera bench step --csv`: one row per microbatch size.
+    public static let stepHeader = "sequences,tokens,forward_ms,backward_ms,optimizer_ms,step_ms,gflops,"
+        + "gemm_share,gemm_gflop,sgemm_gflops,activation_floats,parameters"
+    /// `tessera bench comm --csv`: one row per collective, group size and message size.
+    public static let commHeader = "collective,ranks,bytes,time_us"
+
+    /// What one file holds: step measurements, or timed messages of one or more collectives.
+    public enum Contents {
+        case steps([StepMeasurement])
+        case communication([Collective: AlphaBeta])
+    }
+
+    /// Parses a file's text; `path` names it in errors.
+    public static func parse(_ text: String, path: String) throws -> Contents {
+        let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+        guard let header = lines.first else { throw PlanError("\(path): empty rates file") }
+        switch header {
+        case stepHeader:
+            return .steps(try lines.dropFirst().enumerated().map { index, line in
+                let r = line.split(separator: ",").compactMap { Double($0) }
+                guard r.count == 12, r.allSatisfy({ $0 >= 0 }), r[1] > 0, r[9] > 0, r[10] > 0, r[11] > 0 else {
+                    throw PlanError("\(path):\(index + 2): expected 12 non-negative numbers, tokens, sgemm rate, activations and parameters positive")
+                }
+                return StepMeasurement(tokens: Int(r[1]), forwardSeconds: r[2] / 1e3, backwardSeconds: r[3] / 1e3,
+                                       optimizerSeconds: r[4] / 1e3, gemmFlops: r[8] * 1e9, gemmFlopsPerSecond: r[9] * 1e9,
+                                       activationFloats: Int(r[10]), parameters: Int(r[11]))
+            })
+        case commHeader:
+            return .communication(try fitCommunication(lines.dropFirst(), path: path))
+        default:
+            throw PlanError("\(path): not a rates file (its header is neither `\(stepHeader)` nor `\(commHeader)`)")
+        }
+    }
+
+    /// Alpha and beta per collective, fitted over its rows (every group size and message size).
+    static func fitCommunication(_ lines: ArraySlice<String>, path: String) throws -> [Collective: AlphaBeta] {
+        var points: [Collective: [(steps: Double, bytes: Double, seconds: Double)]] = [:]
+        for (index, line) in lines.enumerated() {
+            let f = line.split(separator: ",").map(String.init)
+            guard f.count == 4, let collective = Collective(rawValue: f[0]), let ranks = Int(f[1]), ranks > 1,
+                  let bytes = Double(f[2]), let micros = Double(f[3]) else {
+                throw PlanError("\(path):\(index + 2): expected collective,ranks,bytes,time_us")
+            }
+            points[collective, default: []].append((collective.steps(ranks: ranks), collective.volume(ranks: ranks) * bytes,
+                                                    micros / 1e6))
+        }
+        return try points.mapValues { measured in
+            guard let fit = AlphaBeta.fit(measured) else { throw PlanError("\(path): too few rows to fit alpha and beta") }
+            return fit
+        }
+    }
+}
+
+extension AlphaBeta {
+    /// A link written as `BANDWIDTH:LATENCY`, e.g. `100gbps:2us`: bandwidth in gbps or mbps (bits)
+    /// or GB/s or MB/s (bytes), latency in ns, us, ms or s.
+    public init(spec: String) throws {
+        let parts = spec.lowercased().split(separator: ":").map(String.init)
+        func number(_ text: String, units: [(String, Double)]) -> Double? {
+            for (unit, scale) in units where text.hasSuffix(unit) {
+                if let value = Double(text.dropLast(unit.count)), value > 0, value.isFinite { return value * scale }
+            }
+            return nil
+        }
+        guard parts.count == 2,
+              let bytesPerSecond = number(parts[0], units: [("gbps", 1e9 / 8), ("mbps", 1e6 / 8), ("gb/s", 1e9), ("mb/s", 1e6)]),
+              let latency = number(parts[1], units: [("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1)]) else {
+            throw PlanError("network '\(spec)' is not BANDWIDTH:LATENCY such as 100gbps:2us (gbps, mbps, GB/s, MB/s; ns, us, ms, s)")
+        }
+        self.init(alpha: latency, beta: 1 / bytesPerSecond)
+    }
+}

@@ -1,0 +1,63 @@
+import Config
+import Foundation
+import Model
+import Testing
+
+/// The whole model under bf16 compute against fp32 on the same parameters and batch: bf16 rounds
+/// only the linear layers' operands (inputs, weights, output gradients), so the loss and the
+/// gradients move a little, and really do move. Measured (parameters at GPTGradientTests' large
+/// scale): loss 5e-5 to 3e-4 relative, gradients 0.6-1.4% of their norm; with experts 3e-3 and
+/// 3.5%, where a token's routing can differ between the two. Bounds: 1e-2 and 5e-2.
+@Suite struct GPTComputePrecisionTests {
+    typealias Support = GPTGradientTests
+    static let dense = GPTDimensions(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11)
+    static let experts = GPTDimensions(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11,
+                                       experts: ExpertSettings(count: 4, topK: 2, capacityFactor: 2, auxLossCoefficient: 0.01))
+
+    /// Loss and gradients (dloss = 1) of one model in `compute`, its parameters redrawn from each of
+    /// `draws` in turn.
+    static func lossAndGradients(_ dims: GPTDimensions, _ compute: ComputeType, draws: [UInt64],
+                                 batch: Support.Batch) throws -> [(loss: Double, grads: [Float])] {
+        let model = GPT(dims: dims, partition: .whole(dims), compute: compute, seed: 1)
+        let acts = model.makeActivations(batch: Support.B)
+        return try draws.map { draw in
+            var rng = Support.SplitMix64(state: draw)
+            Support.randomize(model, rng: &rng)
+            model.parametersChanged()
+            model.store.zeroGrads()
+            let loss = try model.forward(acts, tokens: batch.tokens, targets: batch.targets)
+            try model.backward(acts, tokens: batch.tokens, targets: batch.targets, dloss: 1)
+            return (loss, Array(UnsafeBufferPointer(start: model.store.grads, count: model.store.count)))
+        }
+    }
+
+    /// Two parameter draws in a row on one model: the second forward must see the second draw, so
+    /// the bf16 weights are refreshed after `parametersChanged`.
+    @Test(arguments: [dense, experts])
+    func bf16TracksFp32OnEveryParameterDraw(dims: GPTDimensions) throws {
+        var rng = Support.SplitMix64(state: 5)
+        let batch = Support.Batch(B: Support.B, T: dims.blockSize, V: dims.vocabSize, rng: &rng)
+        let fp32 = try Self.lossAndGradients(dims, .fp32, draws: [7, 8], batch: batch)
+        let bf16 = try Self.lossAndGradients(dims, .bf16, draws: [7, 8], batch: batch)
+        for (draw, (f, b)) in zip(fp32, bf16).enumerated() {
+            let lossError = abs(b.loss - f.loss) / abs(f.loss)
+            #expect(lossError < 1e-2 && lossError > 0, "draw \(draw): loss \(b.loss) vs fp32 \(f.loss)")
+            let difference = zip(b.grads, f.grads).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+            let norm = f.grads.reduce(0.0) { $0 + Double($1 * $1) }
+            let gradientError = (difference / norm).squareRoot()
+            #expect(gradientError < 5e-2 && gradientError > 0, "draw \(draw): gradients off by \(gradientError) of their norm")
+        }
+    }
+
+    /// bf16 keeps the linear layers' inputs (both LayerNorm outputs, the attention output, the GELU
+    /// output, the final norm's output) in half the bytes, and says so without allocating.
+    @Test func bf16HalvesTheSavedLinearInputs() {
+        let dims = Self.dense, B = 3, BT = B * dims.blockSize, C = dims.nEmbd
+        let fp32 = GPT(dims: dims, seed: 1).makeActivations(batch: B).byteCount
+        let bf16 = GPT(dims: dims, partition: .whole(dims), compute: .bf16, seed: 1).makeActivations(batch: B).byteCount
+        let linearInputs = dims.nLayer * (BT * C + BT * C + BT * C + BT * 4 * C) + BT * C
+        #expect(fp32 - bf16 == 2 * linearInputs, "fp32 \(fp32) bytes, bf16 \(bf16)")
+        #expect(bf16 == 4 * GPTActivations.floatCount(dims: dims, partition: .whole(dims), B: B, T: dims.blockSize,
+                                                      compute: .bf16))
+    }
+}

@@ -1,0 +1,83 @@
+import Config
+import Model
+@testable import Planning
+import Testing
+
+/// The cost model's parts against their closed forms.
+struct CostModelTests {
+    func model(ranks: Int, cores: Int, perParameter: Double = 0, link: AlphaBeta = AlphaBeta(alpha: 0, beta: 0)) -> CostModel {
+        CostModel(dims: Fixture.dims, batchSize: 12, rates: Fixture.rates(perParameter: perParameter),
+                  cluster: Fixture.cluster(ranks: ranks, cores: cores, link: link))
+    }
+
+    @Test(arguments: [(2, 1), (2, 3), (4, 1), (4, 3), (4, 12)])
+    func bubbleIsPipelineStagesMinusOneOverMicrobatchesPlusStagesMinusOne(pp: Int, m: Int) throws {
+        // Free links, a free optimizer and a core per rank: the step is the pipeline alone, and
+        // the slowest stage idles for all but its m microbatches' forward and backward.
+        let layout = try Fixture.layout(ranks: pp, pp: pp, microbatches: m)
+        let costs = model(ranks: pp, cores: pp)
+        let p = costs.predict(layout)
+        let slowest = (0..<pp).map { costs.computeSeconds(StageWork(dims: Fixture.dims, layout: layout, stage: $0), layout) }.max()!
+        let bubble = Double(pp - 1) / Double(m + pp - 1)
+        #expect(abs(1 - Double(m) * slowest / p.stepSeconds - bubble) < 1e-12)
+        #expect(abs(p.bubbleShare - bubble) < 1e-12)
+        #expect(p.communicationShare == 0)
+    }
+
+    @Test func tensorParallelCommunicationScalesWithTheMicrobatchAndLayers() throws {
+        let costs = model(ranks: 2, cores: 2, link: AlphaBeta(alpha: 0, beta: 1))
+        func communication(microbatches: Int) throws -> Double {
+            let layout = try Fixture.layout(ranks: 2, tp: 2, microbatches: microbatches)
+            return costs.layerCommunication(StageWork(dims: Fixture.dims, layout: layout, stage: 0), layout, costs.cluster)
+        }
+        // (4 per block + 2 for the embedding) all-reduces of B·T·C floats, each moving half the
+        // buffer over 2 ranks, plus the head's (B·T) and (2, B·T) row statistics.
+        let B = 12, T = 64, C = 128
+        #expect(try communication(microbatches: 1) == Double((4 * 4 + 2) * B * T * C * 4 + 3 * B * T * 4))
+        #expect(try communication(microbatches: 1) == 2 * communication(microbatches: 2))
+    }
+
+    @Test func dataParallelGradientBytesHalveWithSixteenBitWire() throws {
+        let costs = model(ranks: 4, cores: 4, link: AlphaBeta(alpha: 0, beta: 1))
+        func sync(_ wire: WireType) throws -> Double {
+            let layout = try Fixture.layout(ranks: 4, wire: wire)
+            return costs.gradientSync(StageWork(dims: Fixture.dims, layout: layout, stage: 0), layout, costs.cluster).busy
+        }
+        #expect(try sync(.bf16) == sync(.fp32) / 2)
+    }
+
+    @Test func zeroOneDividesOptimizerStateByDataParallelRanks() throws {
+        let costs = model(ranks: 4, cores: 4)
+        let plain = costs.predict(try Fixture.layout(ranks: 4)), sharded = costs.predict(try Fixture.layout(ranks: 4, zero: true))
+        let parameters = Double(Fixture.dims.parameterSpecs().reduce(0) { $0 + $1.globalCount })
+        // AdamW keeps two fp32 moments per parameter it updates: all of them, or a quarter.
+        #expect(abs((plain.memoryBytes - sharded.memoryBytes) - 2 * 4 * parameters * 3 / 4) < 1)
+    }
+
+    @Test func activationMemoryFollowsTheSchedule() throws {
+        let costs = model(ranks: 2, cores: 2)
+        let oneFOneB = costs.predict(try Fixture.layout(ranks: 2, pp: 2, microbatches: 6))
+        let gpipe = costs.predict(try Fixture.layout(ranks: 2, pp: 2, microbatches: 6, schedule: .gpipe))
+        // GPipe keeps all 6 microbatches on a stage, 1F1B at most 2.
+        #expect(gpipe.memoryBytes > oneFOneB.memoryBytes)
+        #expect(gpipe.stepSeconds == oneFOneB.stepSeconds)
+    }
+
+    @Test func ranksBeyondCoresTimeShare() throws {
+        let layout = try Fixture.layout(ranks: 4)
+        let own = model(ranks: 4, cores: 4).predict(layout), shared = model(ranks: 4, cores: 2).predict(layout)
+        #expect(abs(shared.stepSeconds - 2 * own.stepSeconds) < 1e-12)
+        // A pipeline's idle stages leave their cores to the others: one microbatch over four
+        // stages keeps one stage busy at a time, so two cores are as good as four.
+        let pipeline = try Fixture.layout(ranks: 4, pp: 4)
+        #expect(abs(model(ranks: 4, cores: 2).predict(pipeline).stepSeconds - model(ranks: 4, cores: 4).predict(pipeline).stepSeconds) < 1e-12)
+    }
+
+    @Test func slowerLinksNeverSpeedAStepUp() throws {
+        let fast = model(ranks: 4, cores: 4, link: AlphaBeta(alpha: 1e-6, beta: 1e-10))
+        let slow = model(ranks: 4, cores: 4, link: AlphaBeta(alpha: 1e-5, beta: 1e-9))
+        for layout in LayoutSpace.validLayouts(of: Fixture.config, ranks: 4) {
+            #expect(slow.predict(layout).stepSeconds >= fast.predict(layout).stepSeconds, "\(layout.label)")
+        }
+    }
+}
