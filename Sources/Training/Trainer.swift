@@ -53,6 +53,10 @@ public final class Trainer {
     /// all-reduce), and this process's CPU time per step (all its threads), for the summary at the end.
     private var stepSeconds: [Double] = [], communicationShares: [Double] = [], stepCPUSeconds: [Double] = []
 
+    /// A trainer used without `run` (gradient checks, benchmarks) still stops its watchdog before
+    /// the caller can finalize MPI.
+    deinit { watchdog.stop() }
+
     var config: TesseraConfig { setup.config }
     var degrees: ParallelDegrees { setup.degrees }
     var isLogger: Bool { groups.world.rank == 0 }

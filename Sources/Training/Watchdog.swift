@@ -34,6 +34,8 @@ final class Watchdog: @unchecked Sendable {
     private var operation = Operation.starting, step = 0, completed = 0
     private var since = MPIEnvironment.wallTime()
     private var stopped = false
+    /// Signalled when the watching thread returns.
+    private let exited = DispatchSemaphore(value: 0)
 
     init(world: Communicator, deadline: Double) throws {
         communicator = try world.duplicate()
@@ -55,11 +57,14 @@ final class Watchdog: @unchecked Sendable {
         completed += 1
     }
 
-    /// Stops watching (the run is over); the thread exits within half a second.
+    /// Stops watching (the run is over) and waits, at most half a second, for the thread to
+    /// return: MPI must not be finalized while it is inside an MPI call. Later calls return at once.
     func stop() {
         lock.lock()
+        let first = !stopped
         stopped = true
         lock.unlock()
+        if first { exited.wait() }
     }
 
     private func state() -> (Operation, Int, Int, Double, Bool) {
@@ -69,6 +74,7 @@ final class Watchdog: @unchecked Sendable {
     }
 
     private func watch() {
+        defer { exited.signal() }
         let (rank, size) = (communicator.rank, communicator.size)
         // Rank 0 keeps one receive posted per other rank; the others one send in flight.
         var last = [(completed: Int, step: Int, operation: Int, seen: Double)](

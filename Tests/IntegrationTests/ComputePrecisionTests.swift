@@ -6,15 +6,6 @@ import Testing
 struct ComputePrecisionTests {
     static let bf16 = ["precision.compute=bf16"]
 
-    /// The first stage's activation memory from the start-up line, in bytes.
-    static func activationBytes(_ run: TesseraRun) -> Double? {
-        guard let line = run.stderr.split(separator: "\n").first(where: { $0.contains("activation memory per stage: ") }),
-              let figure = line.components(separatedBy: "activation memory per stage: ").last?.split(separator: " "),
-              figure.count >= 2, let value = Double(figure[0]) else { return nil }
-        let unit: [Substring: Double] = ["KiB": 0x1p10, "MiB": 0x1p20, "GiB": 0x1p30]
-        return unit[figure[1].prefix(3)].map { value * $0 }
-    }
-
     /// Over 30 steps on one rank the bf16 curve (loss and gradient norm) stays within 5e-2 of
     /// fp32's (measured: 1.5e-4 and 2.1e-2), is not fp32's, and the activations take less memory.
     @Test func bf16TracksTheFp32CurveInLessActivationMemory() throws {
@@ -24,7 +15,7 @@ struct ComputePrecisionTests {
         let bf16 = Tessera.train(np: 1, overrides: steps + Self.bf16, label: "compute-bf16")
         expectSameCurve(bf16, as: fp32, steps: 30, tolerance: 5e-2)
         #expect(bf16.losses != fp32.losses, "bf16 compute gave exactly the fp32 curve")
-        let memory = (fp32: try #require(Self.activationBytes(fp32)), bf16: try #require(Self.activationBytes(bf16)))
+        let memory = (fp32: try #require(fp32.activationMemoryPerStage.first), bf16: try #require(bf16.activationMemoryPerStage.first))
         #expect(memory.bf16 < 0.9 * memory.fp32, "activation memory \(memory.bf16) bytes in bf16, \(memory.fp32) in fp32")
     }
 

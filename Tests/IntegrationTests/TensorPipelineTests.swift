@@ -103,16 +103,9 @@ struct TensorPipelineTests {
     /// figures come from the startup line, which reports what each stage allocated.
     @Test func oneFOneBHoldsLessActivationMemoryThanGPipe() throws {
         func stageMemory(_ schedule: String) -> [Double] {
-            let run = Tessera.train(np: 2, overrides: ["parallel.pp=2", "parallel.microbatches=4",
-                                                       "parallel.schedule=\(schedule)", "train.steps=1"],
-                                    label: "mem-\(schedule)")
-            let line = run.stderr.split(separator: "\n").first { $0.contains("activation memory per stage") }
-            let units: [Substring: Double] = ["KiB": 0x1p10, "MiB": 0x1p20, "GiB": 0x1p30]
-            return line.map { $0.split(separator: ":").last!.split(separator: ",").compactMap { figure in
-                let parts = figure.split(separator: " ")
-                guard parts.count == 2, let value = Double(parts[0]), let unit = units[parts[1]] else { return nil }
-                return value * unit
-            } } ?? []
+            Tessera.train(np: 2, overrides: ["parallel.pp=2", "parallel.microbatches=4",
+                                             "parallel.schedule=\(schedule)", "train.steps=1"],
+                          label: "mem-\(schedule)").activationMemoryPerStage
         }
         let gpipe = stageMemory("gpipe"), oneFOneB = stageMemory("1f1b")
         try #require(gpipe.count == 2 && oneFOneB.count == 2, "gpipe \(gpipe), 1f1b \(oneFOneB)")

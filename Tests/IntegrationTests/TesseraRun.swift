@@ -25,6 +25,21 @@ struct TesseraRun {
         return result
     }
 
+    /// Bytes of activations each pipeline stage allocated, in stage order, from the start-up line
+    /// `... activation memory per stage: 37.1 MiB, 37.8 MiB (pipeline 1f1b)`.
+    var activationMemoryPerStage: [Double] {
+        let marker = "activation memory per stage: "
+        guard let line = stderr.split(separator: "\n").first(where: { $0.contains(marker) }),
+              let figures = line.components(separatedBy: marker).last?.components(separatedBy: " (").first
+        else { return [] }
+        let units: [Substring: Double] = ["KiB": 0x1p10, "MiB": 0x1p20, "GiB": 0x1p30]
+        return figures.components(separatedBy: ", ").compactMap { figure in
+            let parts = figure.split(separator: " ")
+            guard parts.count == 2, let value = Double(parts[0]), let unit = units[parts[1]] else { return nil }
+            return value * unit
+        }
+    }
+
     /// Lines of standard error that begin with `error:`.
     var errorLines: [String] { stderr.split(separator: "\n").map(String.init).filter { $0.hasPrefix("error:") } }
 }
