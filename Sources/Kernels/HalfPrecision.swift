@@ -50,3 +50,18 @@ public func accumulateHalf(_ format: HalfFormat, _ src: UnsafePointer<UInt16>, i
         }
     }
 }
+
+/// rounded[i] = half(sum[i] + Float(src[i])), then sum[i] = Float(rounded[i]): the last contribution
+/// to a sum, rounded once and handed out (`rounded`) while the owner keeps the same value, in one
+/// pass instead of three.
+public func accumulateHalfAndRound(_ format: HalfFormat, _ src: UnsafePointer<UInt16>,
+                                   into sum: UnsafeMutablePointer<Float>, rounded: UnsafeMutablePointer<UInt16>,
+                                   count: Int) {
+    KernelThreads.forEachChunk(count) { range in
+        let (s, d, r) = (src + range.lowerBound, sum + range.lowerBound, rounded + range.lowerBound)
+        switch format {
+        case .bf16: tessera_bf16_accumulate_round(s, d, r, range.count)
+        case .fp16: tessera_fp16_accumulate_round(s, d, r, range.count)
+        }
+    }
+}

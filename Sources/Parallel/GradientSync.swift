@@ -16,9 +16,7 @@ import MPI
 /// blocking all-reduces on the training thread when ranks yield while idle
 /// (`--mca mpi_yield_when_idle 1`), and overlaps for real where cores are free.
 public final class GradientSync: @unchecked Sendable {
-    private let communicator: Communicator?
-    /// Our reduce-scatter/all-gather: for 16-bit payloads (fp32 sums), and for every payload when
-    /// sharded. Unsharded fp32 goes through MPI's all-reduce.
+    /// Our reduce-scatter/all-gather in the wire format.
     private let collectives: ShardedCollectives?
     /// Sharded: the fp32 all-gather of updated parameters (used from the caller's thread).
     private let parameterGather: ShardedCollectives?
@@ -34,10 +32,8 @@ public final class GradientSync: @unchecked Sendable {
     /// interleaves with collectives the main thread issues on the original.
     public init(group: Communicator, grads: UnsafeMutableBufferPointer<Float>, wire: WireFormat = .fp32,
                 sharded: Bool = false) throws(MPIError) {
-        communicator = group.size > 1 ? try group.duplicate() : nil
-        collectives = try communicator.flatMap { (c) throws(MPIError) in
-            wire == .fp32 && !sharded ? nil : try ShardedCollectives(communicator: c, format: wire)
-        }
+        let communicator = group.size > 1 ? try group.duplicate() : nil
+        collectives = try communicator.flatMap { (c) throws(MPIError) in try ShardedCollectives(communicator: c, format: wire) }
         parameterGather = try communicator.flatMap { (c) throws(MPIError) in
             sharded ? try ShardedCollectives(communicator: c, format: .fp32) : nil
         }
@@ -48,19 +44,15 @@ public final class GradientSync: @unchecked Sendable {
     /// Starts summing grads[range] across replicas (sharded: only into the owned elements);
     /// returns at once. Buckets must be the same ranges on every replica.
     public func reduce(_ range: Range<Int>) {
-        guard let communicator, !range.isEmpty else { return }
+        guard let collectives, !range.isEmpty else { return }
         queue.async {
             guard self.failure == nil else { return }
             do throws(MPIError) {
                 let start = self.gradBuffer.baseAddress! + range.lowerBound
-                if let collectives = self.collectives {
-                    if self.isSharded {
-                        try collectives.reduceScatter(start, count: range.count)
-                    } else {
-                        try collectives.allReduce(start, count: range.count)
-                    }
+                if self.isSharded {
+                    try collectives.reduceScatter(start, count: range.count)
                 } else {
-                    try communicator.allReduce(UnsafeMutableBufferPointer(rebasing: self.gradBuffer[range]), op: .sum)
+                    try collectives.allReduce(start, count: range.count)
                 }
             } catch {
                 self.failure = error
@@ -70,7 +62,7 @@ public final class GradientSync: @unchecked Sendable {
 
     /// Waits until every started bucket is summed; throws the first failure.
     public func finish() throws(MPIError) {
-        guard communicator != nil else { return }
+        guard collectives != nil else { return }
         let failure = queue.sync { self.failure }
         if let failure { throw failure }
     }

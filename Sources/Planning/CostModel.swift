@@ -117,10 +117,9 @@ public struct CostModel: Sendable {
         return seconds
     }
 
-    /// The data-parallel gradient sum and what follows it on one stage. fp32 without ZeRO is one
-    /// MPI all-reduce per bucket; 16-bit payloads and ZeRO-1 go through reduce-scatter (and
-    /// all-gather unless sharded) of the wire bytes; ZeRO-1 then all-gathers the updated fp32
-    /// parameters after the optimizer. Buckets are summed on a communication thread as backward
+    /// The data-parallel gradient sum and what follows it on one stage: Tessera's reduce-scatter
+    /// (and all-gather unless sharded) of the wire bytes, whatever the payload; ZeRO-1 then
+    /// all-gathers the updated fp32 parameters after the optimizer. Buckets are summed on a communication thread as backward
     /// goes: all but the last (embeddings, final norm) can hide behind the last microbatch's
     /// backward (two thirds of its compute), as far as the link overlaps (see `Cluster.overlap`).
     /// Returns the time it adds to the critical path and the time it keeps the rank busy.
@@ -129,7 +128,6 @@ public struct CostModel: Sendable {
         let wireBytes = Double(layout.wire == .fp32 ? 4 : 2)
         func sum(_ parameters: Int, _ group: [Int]) -> Double {
             let bytes = Double(parameters) * wireBytes
-            if layout.wire == .fp32 && !layout.zero { return cluster.seconds(.allReduce, bytes: bytes, group: group) }
             return cluster.seconds(.reduceScatter, bytes: bytes, group: group)
                 + (layout.zero ? 0 : cluster.seconds(.allGather, bytes: bytes, group: group))
         }

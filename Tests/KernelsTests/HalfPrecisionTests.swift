@@ -3,17 +3,17 @@ import Foundation
 import Kernels
 import Testing
 
-/// Serialized: the fp16 tests pin the C code path process-wide (portable, then the CPU's best).
+/// Serialized: the tests pin the C code path process-wide (portable, then the CPU's best).
 @Suite(.serialized) struct HalfPrecisionTests {
     // MARK: Helpers
 
-    /// Runs `body` once per fp16 code path this CPU has (portable first), labelled for messages.
+    /// Runs `body` once per code path this CPU has (portable first), labelled for messages.
     static func onEveryPath(_ body: (String) -> Void) {
-        defer { tessera_half_cap_path(Int32(TESSERA_HALF_F16C)) }
+        defer { tessera_half_cap_path(Int32(TESSERA_HALF_VECTOR)) }
         tessera_half_cap_path(Int32(TESSERA_HALF_PORTABLE))
         body("portable")
-        tessera_half_cap_path(Int32(TESSERA_HALF_F16C))
-        if tessera_half_path() == Int32(TESSERA_HALF_F16C) { body("f16c") }
+        tessera_half_cap_path(Int32(TESSERA_HALF_VECTOR))
+        if tessera_half_path() == Int32(TESSERA_HALF_VECTOR) { body("vector") }
     }
 
     static func toHalf(_ format: HalfFormat, _ xs: [Float]) -> [UInt16] {
@@ -22,6 +22,19 @@ import Testing
             out.withUnsafeMutableBufferPointer { convertToHalf(format, src.baseAddress!, $0.baseAddress!, count: xs.count) }
         }
         return out
+    }
+
+    /// (sums, rounded) after `accumulateHalfAndRound` of `hs` into `initial`.
+    static func accumulateAndRound(_ format: HalfFormat, _ hs: [UInt16], into initial: [Float]) -> ([Float], [UInt16]) {
+        var sums = initial, rounded = [UInt16](repeating: 0xDEAD, count: hs.count)
+        hs.withUnsafeBufferPointer { src in
+            sums.withUnsafeMutableBufferPointer { sum in
+                rounded.withUnsafeMutableBufferPointer {
+                    accumulateHalfAndRound(format, src.baseAddress!, into: sum.baseAddress!, rounded: $0.baseAddress!, count: hs.count)
+                }
+            }
+        }
+        return (sums, rounded)
     }
 
     static func fromHalf(_ format: HalfFormat, _ hs: [UInt16]) -> [Float] {
@@ -215,34 +228,39 @@ import Testing
         #expect(HalfFormat.fp16.largestFinite == Float(Float16.greatestFiniteMagnitude))
     }
 
-    /// The fp16 paths agree bit for bit on every kind of input, NaN payloads included.
-    @Test func fp16PathsAgreeBitForBit() {
+    /// The paths agree bit for bit on every kind of input, NaN payloads included, for both formats
+    /// and every kernel that rounds.
+    @Test(arguments: HalfFormat.allCases)
+    func pathsAgreeBitForBit(format: HalfFormat) {
         var rng = TestRNG(seed: 13)
         let xs = (0..<200_000).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
             + (0..<1000).map { Float(bitPattern: 0x7F80_0000 | UInt32($0) * 8191) }  // NaN payloads
         let hs = (0...0xFFFF).map { UInt16($0) }
+        let addends = (0..<hs.count).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
         var outputs: [[UInt32]] = []
         Self.onEveryPath { _ in
-            outputs.append(Self.toHalf(.fp16, xs).map(UInt32.init) + Self.fromHalf(.fp16, hs).map(\.bitPattern))
+            let (sums, rounded) = Self.accumulateAndRound(format, hs, into: addends)
+            outputs.append(Self.toHalf(format, xs).map(UInt32.init) + Self.fromHalf(format, hs).map(\.bitPattern)
+                + sums.map(\.bitPattern) + rounded.map(UInt32.init))
         }
         for other in outputs.dropFirst() {
             var differ = Mismatches()
             for (i, (a, b)) in zip(outputs[0], other).enumerated() where a != b {
-                differ.record("[\(i)] portable \(Self.hex(a)), f16c \(Self.hex(b))")
+                differ.record("[\(i)] portable \(Self.hex(a)), vector \(Self.hex(b))")
             }
-            differ.expectNone("fp16 paths")
+            differ.expectNone("\(format) paths")
         }
         #expect(outputs.count == 2 || tessera_half_path() == Int32(TESSERA_HALF_PORTABLE))
     }
 
-    /// On a CPU with F16C the fast path must be the one in use (else the tests above only ever
-    /// check the portable code twice).
-    @Test func f16cPathIsUsedWhenTheCPUHasIt() throws {
+    /// On a CPU with AVX2 and F16C the vector path must be the one in use (else the tests above only
+    /// ever check the portable code twice).
+    @Test func vectorPathIsUsedWhenTheCPUHasIt() throws {
         #if os(Linux) && arch(x86_64)
         let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
         let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ")) }
-        let hasF16C = flags?.contains("f16c") == true && flags?.contains("avx") == true
-        #expect(tessera_half_path() == Int32(hasF16C ? TESSERA_HALF_F16C : TESSERA_HALF_PORTABLE))
+        let hasVector = flags?.contains("f16c") == true && flags?.contains("avx2") == true
+        #expect(tessera_half_path() == Int32(hasVector ? TESSERA_HALF_VECTOR : TESSERA_HALF_PORTABLE))
         #endif
     }
 
@@ -272,6 +290,33 @@ import Testing
                 }
             }
             wrong.expectNone("\(format) accumulate [\(path)]")
+        }
+    }
+
+    /// The fused last step of a reduction: the sum rounded once, the owner keeping exactly what it
+    /// hands out. Against the reference rounding of the fp32 sum, overflow to inf included.
+    @Test(arguments: HalfFormat.allCases)
+    func accumulateAndRoundRoundsTheSumOnce(format: HalfFormat) {
+        var rng = TestRNG(seed: 16)
+        let n = 100_003
+        let hs: [UInt16] = (0..<n).map { _ in
+            let h = UInt16(truncatingIfNeeded: rng.next())
+            let expMask: UInt16 = format == .bf16 ? 0x7F80 : 0x7C00
+            return h & expMask == expMask ? h & ~0x4000 : h
+        }
+        // Addends up to the format's largest value, so some sums overflow it.
+        let initial = (0..<n).map { _ in rng.uniform(-1...1) * (rng.next() % 8 == 0 ? format.largestFinite : 4) }
+        Self.onEveryPath { path in
+            let (sums, rounded) = Self.accumulateAndRound(format, hs, into: initial)
+            var wrong = Mismatches()
+            for i in 0..<n {
+                let expected = Self.referenceHalf(format, initial[i] + Self.referenceFloat(format, hs[i]))
+                if rounded[i] != expected || sums[i].bitPattern != Self.referenceFloat(format, expected).bitPattern {
+                    wrong.record("[\(i)] \(initial[i]) + \(Self.hex(hs[i])) → \(Self.hex(rounded[i])), \(sums[i]); expected \(Self.hex(expected))")
+                }
+            }
+            wrong.expectNone("\(format) accumulate and round [\(path)]")
+            #expect(rounded.contains { Self.referenceFloat(format, $0).isInfinite }, "no sum overflowed [\(path)]")
         }
     }
 

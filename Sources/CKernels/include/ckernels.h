@@ -25,18 +25,23 @@ void tessera_float_to_bf16(const float *src, uint16_t *dst, long n);
 void tessera_bf16_to_float(const uint16_t *src, float *dst, long n);
 /// dst[i] += float(src[i]).
 void tessera_bf16_accumulate(const uint16_t *src, float *dst, long n);
+/// rounded[i] = bf16(sum[i] + float(src[i])); sum[i] = float(rounded[i]): the last contribution
+/// of a reduction, its result rounded once and handed out, in one pass.
+void tessera_bf16_accumulate_round(const uint16_t *src, float *sum, uint16_t *rounded, long n);
 /// dst[i] = fp16(src[i]), IEEE binary16 with subnormals.
 void tessera_float_to_fp16(const float *src, uint16_t *dst, long n);
 /// dst[i] = float(src[i]): exact, NaNs quieted (as F16C does).
 void tessera_fp16_to_float(const uint16_t *src, float *dst, long n);
 /// dst[i] += float(src[i]).
 void tessera_fp16_accumulate(const uint16_t *src, float *dst, long n);
+/// rounded[i] = fp16(sum[i] + float(src[i])); sum[i] = float(rounded[i]).
+void tessera_fp16_accumulate_round(const uint16_t *src, float *sum, uint16_t *rounded, long n);
 
-/// The fp16 conversions' code paths (bf16 uses target_clones instead).
-enum { TESSERA_HALF_PORTABLE = 0, TESSERA_HALF_F16C = 1 };
-/// The path the fp16 conversions take on this CPU, after any cap.
+/// The conversions' code paths: portable C, or vector (F16C for fp16, AVX2 for bf16 rounding).
+enum { TESSERA_HALF_PORTABLE = 0, TESSERA_HALF_VECTOR = 1 };
+/// The path the conversions take on this CPU, after any cap.
 int tessera_half_path(void);
-/// Caps the fp16 path (tests pin TESSERA_HALF_PORTABLE to check it on an F16C CPU); process-wide.
+/// Caps the path (tests pin TESSERA_HALF_PORTABLE to check it on a vector CPU); process-wide.
 void tessera_half_cap_path(int cap);
 
 /// CRC-32C of n bytes, continuing from `crc` (0 to start): crc = tessera_crc32c(crc, next, n).
