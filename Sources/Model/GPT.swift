@@ -34,6 +34,8 @@ public final class GPT {
     private var scratch: GPTGradientScratch?
     /// The linear layers' products in the compute precision (`precision.compute`).
     let linears: LinearLayers
+    /// fp32 working copies of the activations saved in bf16.
+    private let staging = TensorStaging()
     /// Full logits gathered across the tensor group, for generation; allocated on first use.
     private var gatheredLogits: UnsafeMutablePointer<Float>?
 
@@ -191,12 +193,16 @@ public final class GPT {
             let w = BlockView(p, blockOffsets[i]), a = acts.blocks[i]
             // A row-parallel projection's bias is replicated; one rank adds it before the sum.
             let adds = tensor.rank == 0
-            linears.fill(a.ln1, count: BT * C) {
+            staging.keep(a.ln1, count: BT * C, as: .linearInput) {
                 layerNormForward($0, a.ln1Mean, a.ln1Rstd, residual, w.ln1w, w.ln1b, N: BT, C: C)
             }
-            linears.forward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * width)
-            linears.fill(a.atty, count: BT * width) {
-                attentionForward($0, a.att, a.qkv, B: B, T: T, NH: heads, HS: dims.headSize)
+            let qkv = staging.keep(a.qkv, count: BT * 3 * width, as: .qkv) {
+                linears.forward($0, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * width)
+            }
+            staging.keep(a.atty, count: BT * width, as: .linearInput) { atty in
+                staging.keep(a.att, count: B * heads * T * T, as: .attentionProbabilities) {
+                    attentionForward(atty, $0, qkv, B: B, T: T, NH: heads, HS: dims.headSize)
+                }
             }
             // Branch outputs go to a separate buffer: an output aliasing an input would keep the
             // elementwise loops from vectorising.
@@ -207,7 +213,7 @@ public final class GPT {
                     site: 1 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
             }
             residualForward(a.residual2, residual, acts.branch, N: BT * C)
-            linears.fill(a.ln2, count: BT * C) {
+            staging.keep(a.ln2, count: BT * C, as: .linearInput) {
                 layerNormForward($0, a.ln2Mean, a.ln2Rstd, a.residual2, w.ln2w, w.ln2b, N: BT, C: C)
             }
             if let experts, let routing = a.routing {
@@ -215,8 +221,10 @@ public final class GPT {
                                     B: B, T: T)
                 if targets != nil { routingTotals.add(routing, layer: l) }
             } else {
-                linears.forward(a.fch, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
-                linears.fill(a.fchGelu, count: BT * 4 * width) { geluForward($0, a.fch, N: BT * 4 * width) }
+                let fch = staging.keep(a.fch, count: BT * 4 * width, as: .preActivation) {
+                    linears.forward($0, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
+                }
+                staging.keep(a.fchGelu, count: BT * 4 * width, as: .linearInput) { geluForward($0, fch, N: BT * 4 * width) }
                 linears.forward(acts.branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
             }
             try tensor.reduceFromRegion(acts.branch, count: BT * C)
@@ -229,7 +237,7 @@ public final class GPT {
         }
         guard let wte, let lnfw, let lnfb else { return 0 }
         let V = partition.vocabShard(dims)
-        linears.fill(acts.lnf, count: BT * C) {
+        staging.keep(acts.lnf, count: BT * C, as: .linearInput) {
             layerNormForward($0, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, p + lnfb, N: BT, C: C)
         }
         linears.forward(acts.logits, acts.lnf, p + wte, nil, BT: BT, C: C, OC: V)
@@ -315,7 +323,8 @@ public final class GPT {
             } else {
                 linears.backward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
                                  BT: BT, C: 4 * width, OC: C)
-                geluBackward(s.dfch, s.dwide, a.fch, N: BT * 4 * width)
+                geluBackward(s.dfch, s.dwide, staging.widen(a.fch, count: BT * 4 * width, as: .preActivation),
+                             N: BT * 4 * width)
                 linears.backward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * width)
                 try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             }
@@ -330,7 +339,9 @@ public final class GPT {
             }
             linears.backward(s.dnarrow, dw.attProjw, dw.attProjb, dbranch, a.atty, w.attProjw,
                              BT: BT, C: width, OC: C)
-            attentionBackward(s.dqkv, s.attention, s.dnarrow, a.att, a.qkv, B: B, T: T, NH: heads,
+            attentionBackward(s.dqkv, s.attention, s.dnarrow,
+                              staging.widen(a.att, count: B * heads * T * T, as: .attentionProbabilities),
+                              staging.widen(a.qkv, count: BT * 3 * width, as: .qkv), B: B, T: T, NH: heads,
                               HS: dims.headSize)
             linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: 3 * width)
             try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)

@@ -9,10 +9,12 @@ public final class GPTActivations {
     let arena: Arena
 
     struct Block {
-        var ln1Mean, ln1Rstd, qkv, att, residual2: FloatPointer
-        var ln2Mean, ln2Rstd, fch, residual3: FloatPointer
+        var ln1Mean, ln1Rstd, residual2: FloatPointer
+        var ln2Mean, ln2Rstd, residual3: FloatPointer
         /// The linear layers' inputs, in the compute precision.
-        var ln1, atty, ln2, fchGelu: LinearInput
+        var ln1, atty, ln2, fchGelu: SavedTensor
+        /// qkv, attention probabilities and pre-GELU values, in the compute precision.
+        var qkv, att, fch: SavedTensor
         /// With experts: the layer's routing and expert activations (fch and fchGelu are empty).
         var routing: RoutingRecord?
     }
@@ -23,14 +25,14 @@ public final class GPTActivations {
     var branch: FloatPointer         // (B, T, C) a block branch's output before the residual add
     var blocks: [Block]
     // Head (last stage only): final norm, this rank's logit columns and per-row softmax statistics.
-    var lnf: LinearInput                     // (B, T, C)
+    var lnf: SavedTensor                     // (B, T, C)
     var lnfMean, lnfRstd: FloatPointer       // (B, T), (B, T)
     public var logits: FloatPointer         // (B, T, V / tp); becomes dlogits in backward
     var lse, losses: FloatPointer            // (B, T)
     var rowStatistics: FloatPointer          // (2, B, T): Σ exp, then target logits, summed across tp
 
-    /// Which saved linear inputs are bf16: all under bf16 compute, except the experts' input (ln2
-    /// with experts), which the fp32 router reads.
+    /// Which saved tensors are bf16: all but the residual stream and LayerNorm statistics under bf16
+    /// compute, except the experts' input (ln2 with experts), which the fp32 router reads.
     private static func bf16Inputs(dims: GPTDimensions, compute: ComputeType) -> (all: Bool, ln2: Bool) {
         (compute == .bf16, compute == .bf16 && dims.experts == nil)
     }
@@ -43,10 +45,11 @@ public final class GPTActivations {
         let heads = dims.nHead / tp, width = C / tp, V = partition.vocabShard(dims)
         let dense = dims.experts == nil ? BT * 4 * width : 0
         let bf16 = bf16Inputs(dims: dims, compute: compute)
-        func input(_ count: Int, _ isBF16: Bool) -> Int { LinearInput.floats(count, bf16: isBF16) }
-        let perBlock = [input(BT * C, bf16.all), BT, BT, BT * 3 * width, B * heads * T * T, input(BT * width, bf16.all),
-                        BT * C, input(BT * C, bf16.ln2), BT, BT, dense, input(dense, bf16.all), BT * C]
-        let tail = partition.hasHead ? [input(BT * C, bf16.all), BT, BT, BT * V, BT, BT, 2 * BT] : [0, 0, 0, 0, 0, 0, 0]
+        func saved(_ count: Int, _ isBF16: Bool) -> Int { SavedTensor.floats(count, bf16: isBF16) }
+        let perBlock = [saved(BT * C, bf16.all), BT, BT, saved(BT * 3 * width, bf16.all), saved(B * heads * T * T, bf16.all),
+                        saved(BT * width, bf16.all), BT * C, saved(BT * C, bf16.ln2), BT, BT, saved(dense, bf16.all),
+                        saved(dense, bf16.all), BT * C]
+        let tail = partition.hasHead ? [saved(BT * C, bf16.all), BT, BT, BT * V, BT, BT, 2 * BT] : [0, 0, 0, 0, 0, 0, 0]
         return ([BT * C, BT * C], perBlock, tail)
     }
 
@@ -74,14 +77,14 @@ public final class GPTActivations {
         encoded = p[encodedID]
         branch = p[branchID]
         blocks = blockIDs.map { ids in
-            Block(ln1Mean: p[ids[1]], ln1Rstd: p[ids[2]], qkv: p[ids[3]], att: p[ids[4]], residual2: p[ids[6]],
-                  ln2Mean: p[ids[8]], ln2Rstd: p[ids[9]], fch: p[ids[10]], residual3: p[ids[12]],
-                  ln1: LinearInput(p[ids[0]], floats: sizes.perBlock[0], bf16: bf16.all),
-                  atty: LinearInput(p[ids[5]], floats: sizes.perBlock[5], bf16: bf16.all),
-                  ln2: LinearInput(p[ids[7]], floats: sizes.perBlock[7], bf16: bf16.ln2),
-                  fchGelu: LinearInput(p[ids[11]], floats: sizes.perBlock[11], bf16: bf16.all))
+            func saved(_ k: Int, _ isBF16: Bool) -> SavedTensor { SavedTensor(p[ids[k]], floats: sizes.perBlock[k], bf16: isBF16) }
+            return Block(ln1Mean: p[ids[1]], ln1Rstd: p[ids[2]], residual2: p[ids[6]],
+                         ln2Mean: p[ids[8]], ln2Rstd: p[ids[9]], residual3: p[ids[12]],
+                         ln1: saved(0, bf16.all), atty: saved(5, bf16.all), ln2: saved(7, bf16.ln2),
+                         fchGelu: saved(11, bf16.all), qkv: saved(3, bf16.all), att: saved(4, bf16.all),
+                         fch: saved(10, bf16.all))
         }
-        lnf = LinearInput(p[tailIDs[0]], floats: sizes.tail[0], bf16: bf16.all)
+        lnf = SavedTensor(p[tailIDs[0]], floats: sizes.tail[0], bf16: bf16.all)
         lnfMean = p[tailIDs[1]]; lnfRstd = p[tailIDs[2]]
         logits = p[tailIDs[3]]; lse = p[tailIDs[4]]; losses = p[tailIDs[5]]; rowStatistics = p[tailIDs[6]]
     }

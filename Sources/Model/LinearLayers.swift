@@ -12,8 +12,8 @@ final class LinearLayers {
     /// (store.count) the parameters rounded to bf16, at the store's offsets; bf16 only.
     private let weights: BF16Pointer?
     private var weightsAreCurrent = false
-    /// Grown on first use: fp32 staging for bf16 inputs, and output gradients rounded to bf16.
-    private let staging = ScratchBuffer<Float>(), doutBF16 = ScratchBuffer<UInt16>()
+    /// Grown on first use: output gradients rounded to bf16.
+    private let doutBF16 = ScratchBuffer<UInt16>()
 
     init(store: ParameterStore, compute: ComputeType) {
         self.store = store
@@ -29,21 +29,8 @@ final class LinearLayers {
     /// The parameters were written (optimizer step, load): the bf16 weights are stale.
     func parametersChanged() { weightsAreCurrent = false }
 
-    /// Runs `produce` on an fp32 buffer of `count` values and keeps them as `input`: in place, or
-    /// rounded to bf16 from the staging buffer.
-    func fill(_ input: LinearInput, count: Int, _ produce: (FloatPointer) -> Void) {
-        switch input.storage {
-        case .fp32(let values):
-            produce(values)
-        case .bf16(let values):
-            let buffer = staging.take(count)
-            produce(buffer)
-            convertToHalf(.bf16, buffer, values, count: count)
-        }
-    }
-
     /// out (BT, OC) = inp · weightᵀ + bias; `weight` points into the store's values.
-    func forward(_ out: FloatPointer, _ inp: LinearInput, _ weight: FloatPointer, _ bias: FloatPointer?,
+    func forward(_ out: FloatPointer, _ inp: SavedTensor, _ weight: FloatPointer, _ bias: FloatPointer?,
                  BT: Int, C: Int, OC: Int) {
         switch inp.storage {
         case .fp32(let values):
@@ -59,7 +46,7 @@ final class LinearLayers {
 
     /// `linearBackward` through the forward's precision.
     func backward(_ dinp: FloatPointer?, _ dweight: FloatPointer, _ dbias: FloatPointer?, _ dout: ConstFloatPointer,
-                  _ inp: LinearInput, _ weight: FloatPointer, BT: Int, C: Int, OC: Int, accumulateInput: Bool = false) {
+                  _ inp: SavedTensor, _ weight: FloatPointer, BT: Int, C: Int, OC: Int, accumulateInput: Bool = false) {
         switch inp.storage {
         case .fp32(let values):
             linearBackward(dinp, dweight, dbias, dout, values, weight, BT: BT, C: C, OC: OC,

@@ -4,8 +4,10 @@ import Model
 import Testing
 
 /// The whole model under bf16 compute against fp32 on the same parameters and batch: bf16 rounds
-/// only the linear layers' operands (inputs, weights, output gradients), so the loss and the
-/// gradients move a little, and really do move. Measured (parameters at GPTGradientTests' large
+/// the linear layers' operands (inputs, weights, output gradients) and the tensors the backward
+/// pass reads back (qkv, attention probabilities, pre-GELU values), so the loss and the gradients
+/// move a little, and really do move (a backward that ignored the saved qkv, probabilities and
+/// pre-GELU values failed here). Measured (parameters at GPTGradientTests' large
 /// scale): loss 5e-5 to 3e-4 relative, gradients 0.6-1.4% of their norm; with experts 3e-3 and
 /// 3.5%, where a token's routing can differ between the two. Bounds: 1e-2 and 5e-2.
 @Suite struct GPTComputePrecisionTests {
@@ -49,15 +51,18 @@ import Testing
         }
     }
 
-    /// bf16 keeps the linear layers' inputs (both LayerNorm outputs, the attention output, the GELU
-    /// output, the final norm's output) in half the bytes, and says so without allocating.
-    @Test func bf16HalvesTheSavedLinearInputs() {
-        let dims = Self.dense, B = 3, BT = B * dims.blockSize, C = dims.nEmbd
+    /// bf16 keeps every saved tensor but the residual stream and LayerNorm statistics in half the
+    /// bytes: the linear layers' inputs (both LayerNorm outputs, the attention output, the GELU
+    /// output, the final norm's output), qkv, the attention probabilities and the pre-GELU values;
+    /// and says so without allocating.
+    @Test func bf16HalvesTheSavedTensors() {
+        let dims = Self.dense, B = 3, T = dims.blockSize, BT = B * T, C = dims.nEmbd
         let fp32 = GPT(dims: dims, seed: 1).makeActivations(batch: B).byteCount
         let bf16 = GPT(dims: dims, partition: .whole(dims), compute: .bf16, seed: 1).makeActivations(batch: B).byteCount
-        let linearInputs = dims.nLayer * (BT * C + BT * C + BT * C + BT * 4 * C) + BT * C
-        #expect(fp32 - bf16 == 2 * linearInputs, "fp32 \(fp32) bytes, bf16 \(bf16)")
-        #expect(bf16 == 4 * GPTActivations.floatCount(dims: dims, partition: .whole(dims), B: B, T: dims.blockSize,
-                                                      compute: .bf16))
+        let linearInputs = BT * C + BT * C + BT * C + BT * 4 * C
+        let others = BT * 3 * C + B * dims.nHead * T * T + BT * 4 * C
+        let halved = dims.nLayer * (linearInputs + others) + BT * C
+        #expect(fp32 - bf16 == 2 * halved, "fp32 \(fp32) bytes, bf16 \(bf16)")
+        #expect(bf16 == 4 * GPTActivations.floatCount(dims: dims, partition: .whole(dims), B: B, T: T, compute: .bf16))
     }
 }
