@@ -26,16 +26,20 @@ public struct CostModel: Sendable {
     public let batchSize: Int
     public let rates: ComputeRates
     public let cluster: Cluster
+    /// `precision.compute`: what the activations and the weights' bf16 copy take (the rates must
+    /// come from the same compute type).
+    public let compute: ComputeType
 
-    public init(dims: GPTDimensions, batchSize: Int, rates: ComputeRates, cluster: Cluster) {
+    public init(dims: GPTDimensions, batchSize: Int, rates: ComputeRates, cluster: Cluster, compute: ComputeType = .fp32) {
         self.dims = dims
         self.batchSize = batchSize
         self.rates = rates
         self.cluster = cluster
+        self.compute = compute
     }
 
     public func predict(_ layout: PlannedLayout) -> Prediction {
-        let stages = (0..<layout.pp).map { StageWork(dims: dims, layout: layout, stage: $0) }
+        let stages = (0..<layout.pp).map { StageWork(dims: dims, layout: layout, stage: $0, compute: compute) }
         let step = stepSeconds(layout, stages, cluster)
         let free = stepSeconds(layout, stages, Cluster(ranksPerNode: cluster.ranksPerNode, coresPerNode: cluster.coresPerNode,
                                                        intraNode: .free, interNode: .free))
@@ -144,9 +148,10 @@ public struct CostModel: Sendable {
         return (exposed + optimizer + gather, sync + optimizer + gather)
     }
 
-    /// Bytes the busiest rank of `stage` holds: fp32 parameters and gradients, AdamW's two moments
-    /// for the parameters it updates (a 1/dp share of the dense ones with ZeRO-1, 1/(dp/ep) of the
-    /// experts), and the activations of the microbatches the schedule keeps in flight there.
+    /// Bytes the busiest rank of `stage` holds: fp32 parameters and gradients (and their bf16 copy
+    /// under bf16 compute), AdamW's two moments for the parameters it updates (a 1/dp share of the
+    /// dense ones with ZeRO-1, 1/(dp/ep) of the experts), and the activations of the microbatches
+    /// the schedule keeps in flight there.
     func memoryBytes(_ layout: PlannedLayout, _ work: StageWork, stage: Int) -> Double {
         let d = layout.degrees
         let held = Double(work.denseParameters + work.expertParameters)
@@ -154,7 +159,8 @@ public struct CostModel: Sendable {
             : held
         let slots = PipelinePlan(schedule: layout.schedule, stage: stage, stages: d.pp, microbatches: d.microbatches)
             .activationSlots
-        return 4 * (2 * held + 2 * owned + Double(slots * work.activationFloats))
+        let weightCopy = compute == .bf16 ? 2 * held : 0
+        return 4 * (2 * held + 2 * owned + Double(slots * work.activationFloats)) + weightCopy
     }
 
     // The groups of the first rank, through the trainer's rank arithmetic.

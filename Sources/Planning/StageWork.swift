@@ -1,3 +1,4 @@
+import Config
 import Model
 import Parallel
 
@@ -14,7 +15,7 @@ struct StageWork {
     /// Saved-for-backward floats of one microbatch.
     let activationFloats: Int
 
-    init(dims: GPTDimensions, layout: PlannedLayout, stage: Int) {
+    init(dims: GPTDimensions, layout: PlannedLayout, stage: Int, compute: ComputeType = .fp32) {
         let d = layout.degrees
         let rank = Layout(degrees: d, rank: 0).rank(pp: stage, dp: 0, tp: 0)
         let partition = GPTPartition(layout: Layout(degrees: d, rank: rank), dims: dims)
@@ -27,7 +28,8 @@ struct StageWork {
         expertParameters = experts
         denseParameters = specs.reduce(0) { $0 + $1.localCount } - experts
         forwardGemmFlops = dims.forwardGemmFlops(partition: partition, B: d.microbatchSize)
-        activationFloats = GPTActivations.floatCount(dims: dims, partition: partition, B: d.microbatchSize, T: dims.blockSize)
+        activationFloats = GPTActivations.floatCount(dims: dims, partition: partition, B: d.microbatchSize, T: dims.blockSize,
+                                                     compute: compute)
     }
 }
 

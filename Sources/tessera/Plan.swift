@@ -1,4 +1,5 @@
 import ArgumentParser
+import Config
 import Foundation
 import MPI
 import Model
@@ -51,11 +52,12 @@ struct Plan: ParsableCommand {
         MPIEnvironment.initialize()
         defer { try? MPIEnvironment.finalize() }
         let (config, dims) = try modelOfConfig(path: self.config, overrides: overrides)
-        let (compute, computeSource, intraNode, intraSource) = try measuredRates(dims)
+        let (compute, computeSource, intraNode, intraSource) = try measuredRates(dims, config.precision.compute)
         let perNode = min(ranksPerNode ?? ranks, ranks)
         let cluster = Cluster(ranksPerNode: perNode, coresPerNode: cores, intraNode: intraNode,
                               interNode: LinkCosts(uniform: try linkBetweenNodes()))
-        let model = CostModel(dims: dims, batchSize: config.train.batchSize, rates: compute, cluster: cluster)
+        let model = CostModel(dims: dims, batchSize: config.train.batchSize, rates: compute, cluster: cluster,
+                              compute: config.precision.compute)
         let layouts = LayoutSpace.validLayouts(of: config, ranks: ranks)
         guard !layouts.isEmpty else {
             throw ValidationError("no valid layout of \(self.config) on \(ranks) ranks (train.batch_size = "
@@ -108,8 +110,9 @@ struct Plan: ParsableCommand {
         do { return try AlphaBeta(spec: network) } catch { throw ValidationError("--network: \(error)") }
     }
 
-    /// Compute rates and intra-node links from the rates files, or else from short probes.
-    private func measuredRates(_ dims: GPTDimensions) throws -> (ComputeRates, String, LinkCosts, String) {
+    /// Compute rates (of `computeType`'s kernels) and intra-node links from the rates files, or else
+    /// from short probes.
+    private func measuredRates(_ dims: GPTDimensions, _ computeType: ComputeType) throws -> (ComputeRates, String, LinkCosts, String) {
         var steps: [StepMeasurement] = [], fits: [Collective: AlphaBeta] = [:]
         for path in rates {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -127,7 +130,7 @@ struct Plan: ParsableCommand {
             // One layer at a short context keeps the probe near a second even for GPT-2 sizes.
             let probe = GPTDimensions(nLayer: 1, nHead: dims.nHead, nEmbd: dims.nEmbd, blockSize: min(dims.blockSize, 64),
                                       vocabSize: dims.vocabSize, experts: dims.experts)
-            steps = [1, 2].map { StepTiming.measure(probe, sequences: $0, repeats: 2) }
+            steps = [1, 2].map { StepTiming.measure(probe, compute: computeType, sequences: $0, repeats: 2) }
             computeSource = "probe (one layer, block \(probe.blockSize), 1 and 2 sequences); `tessera bench step --csv` and --rates measure the real shapes"
         } else {
             computeSource = "\(steps.count) step measurements from --rates"

@@ -53,7 +53,8 @@ struct StepBench: ParsableCommand {
         log("sequences  tokens  forward_ms  backward_ms  optimizer_ms  step_ms  GFLOP/s  gemm_share  sgemm_GFLOP/s")
         var rows: [String] = []
         for size in sizes {
-            let m = try StepTiming.medianOverRanks(StepTiming.measure(dims, sequences: size, repeats: repeats), world)
+            let m = try StepTiming.medianOverRanks(StepTiming.measure(dims, compute: config.precision.compute, sequences: size,
+                                                                      repeats: repeats), world)
             let step = m.forwardSeconds + m.backwardSeconds + m.optimizerSeconds
             let gflops = dims.trainingFLOPsPerToken * Double(m.tokens) / step / 1e9
             let gemmShare = m.gemmFlops / m.gemmFlopsPerSecond / (m.forwardSeconds + m.backwardSeconds)
@@ -88,8 +89,8 @@ func modelOfConfig(path: String, overrides: [String]) throws -> (TesseraConfig, 
 enum StepTiming {
     /// Median forward, backward and optimizer (gradient norm and AdamW) seconds over `repeats`
     /// after one untimed step, with the sgemm rate of this microbatch's forward GEMM shapes.
-    static func measure(_ dims: GPTDimensions, sequences B: Int, repeats: Int) -> StepMeasurement {
-        let model = GPT(dims: dims, seed: 1)
+    static func measure(_ dims: GPTDimensions, compute: ComputeType, sequences B: Int, repeats: Int) -> StepMeasurement {
+        let model = GPT(dims: dims, partition: .whole(dims), compute: compute, seed: 1)
         let acts = model.makeActivations(batch: B)
         let T = dims.blockSize, count = B * T
         let tokens = UnsafeMutablePointer<Int32>.allocate(capacity: count)
@@ -110,6 +111,7 @@ enum StepTiming {
             lap(1)
             let norm = sumOfSquares(model.store.grads, N: model.store.count).squareRoot()
             optimizer.update(lr: 1e-4, step: repeat_ + 1, gradScale: Float(min(1, 1 / max(norm, 1e-6))))
+            model.parametersChanged()
             lap(2)
             if repeat_ > 0 { for i in 0..<3 { times[i].append(phase[i]) } }
         }
@@ -118,7 +120,7 @@ enum StepTiming {
         return StepMeasurement(
             tokens: count, forwardSeconds: medians[0], backwardSeconds: medians[1], optimizerSeconds: medians[2],
             gemmFlops: 3 * dims.forwardGemmFlops(partition: whole, B: B), gemmFlopsPerSecond: gemmRate(dims, rows: count),
-            activationFloats: GPTActivations.floatCount(dims: dims, partition: whole, B: B, T: T),
+            activationFloats: GPTActivations.floatCount(dims: dims, partition: whole, B: B, T: T, compute: compute),
             parameters: model.store.count)
     }
 

@@ -257,13 +257,8 @@ private final class HostJob {
         process.standardOutput = handle
         process.standardError = handle
         process.terminationHandler = { [finished] _ in finished.signal() }
-        var none = sigset_t()
-        var saved = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         do {
-            try process.run()
+            try runWithSignalsUnblocked(process)
         } catch {
             startError = "cannot start \(arguments[0]): \(error)"
             exited = true

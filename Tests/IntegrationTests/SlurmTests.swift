@@ -241,7 +241,7 @@ private final class SlurmCluster {
     func command(_ name: String, _ arguments: [String], extraEnvironment: [String: String] = [:],
                  timeout: Double) -> (status: Int32, output: String) {
         guard let tool = tools[name] else { return (127, "\(name) not found") }
-        return runCommand(tool, arguments, environment: environment.merging(extraEnvironment) { $1 }, directory: directory,
+        return runTool(tool, arguments, environment: environment.merging(extraEnvironment) { $1 }, directory: directory,
                           timeout: timeout)
     }
 
@@ -311,11 +311,11 @@ private func installSlurmIfMissing() throws -> [String: String] {
     var environment = ProcessInfo.processInfo.environment
     environment["DEBIAN_FRONTEND"] = "noninteractive"
     let install = ["install", "-y", "-qq", "--no-install-recommends", "slurm-wlm"]
-    var result = runCommand(aptGet, install, environment: environment, timeout: 900)
+    var result = runTool(aptGet, install, environment: environment, timeout: 900)
     if result.status != 0 {
         // The package lists may be missing or stale (a fresh machine): update them once.
-        _ = runCommand(aptGet, ["update", "-qq"], environment: environment, timeout: 600)
-        result = runCommand(aptGet, install, environment: environment, timeout: 900)
+        _ = runTool(aptGet, ["update", "-qq"], environment: environment, timeout: 600)
+        result = runTool(aptGet, install, environment: environment, timeout: 900)
     }
     found = find()
     if found.count != names.count {
@@ -444,59 +444,11 @@ private final class Child {
     }
 }
 
-/// Runs `executable arguments...` to the end (stopped after `timeout` s: status 124) and returns
-/// its status with standard output and error together.
-private func runCommand(_ executable: String, _ arguments: [String], environment: [String: String],
-                        directory: URL? = nil, timeout: Double) -> (status: Int32, output: String) {
-    let outputFile = FileManager.default.temporaryDirectory
-        .appendingPathComponent("tessera-slurm-command-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: outputFile) }
-    guard FileManager.default.createFile(atPath: outputFile.path, contents: Data()),
-          let handle = try? FileHandle(forWritingTo: outputFile) else {
-        return (127, "cannot create \(outputFile.path)")
-    }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = environment
-    if let directory { process.currentDirectoryURL = directory }
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = handle
-    process.standardError = handle
-    let finished = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in finished.signal() }
-    do {
-        try runWithSignalsUnblocked(process)
-    } catch {
-        try? handle.close()
-        return (127, "cannot start \(executable): \(error)")
-    }
-    var timedOut = false
-    if finished.wait(timeout: .now() + timeout) == .timedOut {
-        timedOut = true
-        process.terminate()
-        if finished.wait(timeout: .now() + 10) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            finished.wait()
-        }
-    }
-    try? handle.close()
-    var output = String(decoding: (try? Data(contentsOf: outputFile)) ?? Data(), as: UTF8.self)
-    if timedOut {
-        output += "\n(killed after \(timeout) s)"
-        return (124, output)
-    }
-    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-    return (status, output)
-}
-
-/// Starts `process` with no signals blocked: Foundation passes the calling thread's signal mask to
-/// the child, and test threads block SIGTERM, which would then not stop the daemons.
-private func runWithSignalsUnblocked(_ process: Process) throws {
-    var none = sigset_t()
-    var saved = sigset_t()
-    sigemptyset(&none)
-    pthread_sigmask(SIG_SETMASK, &none, &saved)
-    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-    try process.run()
+/// Runs `executable arguments...` with exactly `environment` to the end (stopped after `timeout` s:
+/// status 124) and returns its status with standard output and error together.
+private func runTool(_ executable: String, _ arguments: [String], environment: [String: String],
+                     directory: URL? = nil, timeout: Double) -> (status: Int32, output: String) {
+    let result = runCommand([executable] + arguments, baseEnvironment: environment, directory: directory,
+                                    timeout: timeout)
+    return (result.status, result.stdout + result.stderr)
 }

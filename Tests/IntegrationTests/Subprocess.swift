@@ -19,9 +19,12 @@ func runMPI(np: Int, executable: URL, arguments: [String], environment: [String:
     return runCommand(command, environment: environment, timeout: timeout, during: during)
 }
 
-/// Runs `command` (looked up on PATH) with a clean MPI environment plus `environment`, calling
-/// `during` on this thread while it runs; stops it after `timeout` seconds (status 124).
-func runCommand(_ command: [String], environment: [String: String] = [:], timeout: Double,
+/// Runs `command` (looked up on PATH) in `directory` (default: this process's) with
+/// `baseEnvironment` (default: this process's without MPI state, `mpiChildEnvironment`) plus
+/// `environment`, calling `during` on this thread while it runs; stops it after `timeout` seconds
+/// (status 124).
+func runCommand(_ command: [String], environment: [String: String] = [:], baseEnvironment: [String: String]? = nil,
+                directory: URL? = nil, timeout: Double,
                 during: (() -> Void)? = nil) -> (status: Int32, stdout: String, stderr: String) {
     let outputDirectory = FileManager.default.temporaryDirectory
         .appendingPathComponent("tessera-runMPI-\(UUID().uuidString)")
@@ -42,9 +45,9 @@ func runCommand(_ command: [String], environment: [String: String] = [:], timeou
 
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // finds the command on PATH, then execs it
-    // --quiet: no mpirun banner on a non-zero exit, so a rank's own error line stands alone.
     process.arguments = command
-    process.environment = mpiChildEnvironment().merging(environment) { $1 }
+    process.environment = (baseEnvironment ?? mpiChildEnvironment()).merging(environment) { $1 }
+    if let directory { process.currentDirectoryURL = directory }
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = stdoutHandle
     process.standardError = stderrHandle
@@ -90,7 +93,7 @@ func runCommand(_ command: [String], environment: [String: String] = [:], timeou
 /// Foundation's `Process` on Linux passes the calling thread's signal mask to the child
 /// (swift-corelibs-foundation issue #4772), and test threads, like all Dispatch workers, block
 /// SIGTERM: `mpirun` would then ignore the SIGTERM meant to stop it and its ranks.
-private func runWithSignalsUnblocked(_ process: Process) throws {
+func runWithSignalsUnblocked(_ process: Process) throws {
     var none = sigset_t()
     var saved = sigset_t()
     sigemptyset(&none)

@@ -1,5 +1,6 @@
 import Config
 import Model
+import Parallel
 @testable import Planning
 import Testing
 
@@ -61,6 +62,22 @@ struct CostModelTests {
         // GPipe keeps all 6 microbatches on a stage, 1F1B at most 2.
         #expect(gpipe.memoryBytes > oneFOneB.memoryBytes)
         #expect(gpipe.stepSeconds == oneFOneB.stepSeconds)
+    }
+
+    /// bf16 compute: the model's own bf16 activation sizes, plus the weights' bf16 copy.
+    @Test func bf16ComputeHoldsItsActivationsAndAWeightCopy() throws {
+        let layout = try Fixture.layout(ranks: 2, pp: 2, microbatches: 2)
+        let fp32 = model(ranks: 2, cores: 2)
+        let bf16 = CostModel(dims: Fixture.dims, batchSize: 12, rates: fp32.rates, cluster: fp32.cluster, compute: .bf16)
+        let slots = [0, 1].map { PipelinePlan(schedule: layout.schedule, stage: $0, stages: 2, microbatches: 2).activationSlots }
+        for stage in 0..<2 {
+            let (f, b) = (StageWork(dims: Fixture.dims, layout: layout, stage: stage),
+                          StageWork(dims: Fixture.dims, layout: layout, stage: stage, compute: .bf16))
+            #expect(b.activationFloats < f.activationFloats)
+            let saved = 4 * Double(slots[stage] * (f.activationFloats - b.activationFloats))
+            let copy = 2 * Double(f.denseParameters + f.expertParameters)
+            #expect(fp32.memoryBytes(layout, f, stage: stage) - bf16.memoryBytes(layout, b, stage: stage) == saved - copy)
+        }
     }
 
     @Test func ranksBeyondCoresTimeShare() throws {
