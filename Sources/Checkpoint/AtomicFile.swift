@@ -16,9 +16,11 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
 /// Writes a file so that `path` holds either its old contents or the complete new ones, never
 /// part of them, even across a crash: `write` fills `path.tmp`, which is flushed to disk and
 /// renamed over `path`; then the folder is flushed so that the rename itself is durable.
-/// On any error the temporary file is removed and `path` is left as it was.
+/// On any error the temporary file is removed and `path` is left as it was. A temporary file left
+/// by a process killed mid-write is removed first (a link cannot be made over it).
 func replaceAtomically(_ path: String, _ write: (_ temporaryPath: String) throws -> Void) throws {
     let temporary = path + ".tmp"
+    unlink(temporary)
     do {
         try write(temporary)
         try syncToDisk(temporary, flags: O_RDONLY)

@@ -36,10 +36,10 @@ public struct AlphaBeta: Sendable, Equatable {
 public enum Collective: String, Sendable, CaseIterable {
     /// One message between two ranks (a pipeline transfer).
     case p2p
-    /// Sum in place (MPI_Allreduce; tensor-parallel regions, fp32 gradients): 2(g − 1) steps,
+    /// Sum in place (MPI_Allreduce; tensor-parallel regions): 2(g − 1) steps,
     /// 2(g − 1)/g of the buffer.
     case allReduce = "allreduce"
-    /// Each rank keeps the sum of its 1/g (ZeRO-1 and 16-bit gradients): g − 1 steps, (g − 1)/g.
+    /// Each rank keeps the sum of its 1/g (the gradient sync): g − 1 steps, (g − 1)/g.
     case reduceScatter = "reducescatter"
     /// Each rank's 1/g to everyone: g − 1 steps, (g − 1)/g.
     case allGather = "allgather"

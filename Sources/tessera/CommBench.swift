@@ -6,8 +6,8 @@ import Planning
 
 /// Time of each kind of message the trainer sends, over every rank of the job, and the
 /// alpha-beta (latency, per-byte time) fit of each: point-to-point ping-pong between ranks 0 and 1
-/// (pipeline transfers), MPI all-reduce (tensor-parallel regions, fp32 gradients), Tessera's
-/// reduce-scatter and all-gather (ZeRO-1, 16-bit gradients) and MPI all-to-all (expert dispatch).
+/// (pipeline transfers), MPI all-reduce (tensor-parallel regions), Tessera's reduce-scatter and
+/// all-gather (the gradient sync, ZeRO-1's parameter gather) and MPI all-to-all (expert dispatch).
 struct CommBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "comm", abstract: "Point-to-point and collective times, with alpha-beta fits (under mpirun, 2+ ranks).")

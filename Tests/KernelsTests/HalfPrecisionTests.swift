@@ -266,16 +266,20 @@ import Testing
 
     // MARK: Accumulate
 
+    /// Random finite 16-bit values: random patterns with NaN/inf exponents swapped for finite ones.
+    static func finiteHalves(_ format: HalfFormat, count: Int, rng: inout TestRNG) -> [UInt16] {
+        let expMask: UInt16 = format == .bf16 ? 0x7F80 : 0x7C00
+        return (0..<count).map { _ in
+            let h = UInt16(truncatingIfNeeded: rng.next())
+            return h & expMask == expMask ? h & ~0x4000 : h
+        }
+    }
+
     @Test(arguments: HalfFormat.allCases)
     func accumulateAddsTheConvertedValues(format: HalfFormat) {
         var rng = TestRNG(seed: 14)
         let n = 100_003
-        // Finite halves: random patterns with NaN/inf exponents swapped for finite ones.
-        let hs: [UInt16] = (0..<n).map { _ in
-            let h = UInt16(truncatingIfNeeded: rng.next())
-            let expMask: UInt16 = format == .bf16 ? 0x7F80 : 0x7C00
-            return h & expMask == expMask ? h & ~0x4000 : h
-        }
+        let hs = Self.finiteHalves(format, count: n, rng: &rng)
         let initial = (0..<n).map { _ in rng.uniform(-1...1) }
         Self.onEveryPath { path in
             var dst = initial
@@ -299,11 +303,7 @@ import Testing
     func accumulateAndRoundRoundsTheSumOnce(format: HalfFormat) {
         var rng = TestRNG(seed: 16)
         let n = 100_003
-        let hs: [UInt16] = (0..<n).map { _ in
-            let h = UInt16(truncatingIfNeeded: rng.next())
-            let expMask: UInt16 = format == .bf16 ? 0x7F80 : 0x7C00
-            return h & expMask == expMask ? h & ~0x4000 : h
-        }
+        let hs = Self.finiteHalves(format, count: n, rng: &rng)
         // Addends up to the format's largest value, so some sums overflow it.
         let initial = (0..<n).map { _ in rng.uniform(-1...1) * (rng.next() % 8 == 0 ? format.largestFinite : 4) }
         Self.onEveryPath { path in
