@@ -105,7 +105,7 @@ static void fp16_accumulate_round_portable(const uint16_t *restrict src, float *
 }
 
 // MARK: The vector path: F16C for fp16, AVX2 integer lanes for bf16 rounding (the compiler's own
-// vectorisation of the rounding loop ran at a quarter of F16C's speed). target_clones can't hold
+// vectorisation of the rounding loop ran at a third of F16C's speed). target_clones can't hold
 // these intrinsics (clang compiles the body for the default clone too and crashes in the backend),
 // so they are separate target("avx2,f16c") functions chosen at run time by __builtin_cpu_supports.
 // They run on AVX-512 CPUs too: a wider variant would gain little on memory-bound loops, and this
@@ -114,17 +114,21 @@ static void fp16_accumulate_round_portable(const uint16_t *restrict src, float *
 #ifdef HAVE_VECTOR_PATH
 #define VECTOR_TARGET __attribute__((target("avx2,f16c")))
 
-// float(bf16(x)) for 8 floats: bf16_from_float lane-wise, the result left in the high 16 bits.
-// Shifts are avoided (Zen 1 runs vector shifts on one pipe, which bounded the loop): the
-// round-to-even bias takes the kept part's lowest bit by a compare, and the result is masked, not
-// shifted, into place.
+// float(bf16(x)) for 8 finite or infinite floats (no NaN): bf16_from_float lane-wise, the result
+// left in the high 16 bits. Shifts are avoided (Zen 1 runs vector shifts on one pipe, which
+// bounded the loop): the round-to-even bias takes the kept part's lowest bit by a compare, and the
+// result is masked, not shifted, into place.
 VECTOR_TARGET static inline __m256i bf16_round8(__m256 x) {
     const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u), lowestKept = _mm256_set1_epi32(0x10000);
     __m256i u = _mm256_castps_si256(x);
     __m256i odd = _mm256_cmpeq_epi32(_mm256_and_si256(u, lowestKept), lowestKept);  // -1 where the kept part is odd
-    __m256i rounded = _mm256_and_si256(_mm256_sub_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), odd), high);
-    __m256 nan = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u, high), _mm256_set1_epi32(0x00400000)));
-    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(rounded), nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)));
+    return _mm256_and_si256(_mm256_sub_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), odd), high);
+}
+
+// Whether any of 16 floats is a NaN (rare: those blocks take the portable loop).
+VECTOR_TARGET static inline int any_nan16(__m256 a, __m256 b) {
+    __m256 unordered = _mm256_or_ps(_mm256_cmp_ps(a, a, _CMP_UNORD_Q), _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
+    return !_mm256_testz_ps(unordered, unordered);
 }
 
 // The high halves of 16 lanes, in order (two rounded vectors of 8).
@@ -142,8 +146,12 @@ VECTOR_TARGET static inline __m256 bf16_widen8(const uint16_t *src) {
 VECTOR_TARGET static void float_to_bf16_vector(const float *restrict src, uint16_t *restrict dst, long n) {
     long i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256i first = bf16_round8(_mm256_loadu_ps(src + i)), second = bf16_round8(_mm256_loadu_ps(src + i + 8));
-        _mm256_storeu_si256((__m256i *)(dst + i), narrow16(first, second));
+        __m256 a = _mm256_loadu_ps(src + i), b = _mm256_loadu_ps(src + i + 8);
+        if (any_nan16(a, b)) {
+            float_to_bf16_portable(src + i, dst + i, 16);
+            continue;
+        }
+        _mm256_storeu_si256((__m256i *)(dst + i), narrow16(bf16_round8(a), bf16_round8(b)));
     }
     float_to_bf16_portable(src + i, dst + i, n - i);
 }
@@ -152,8 +160,13 @@ VECTOR_TARGET static void bf16_accumulate_round_vector(const uint16_t *restrict 
                                                        uint16_t *restrict rounded, long n) {
     long i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256i first = bf16_round8(_mm256_add_ps(_mm256_loadu_ps(sum + i), bf16_widen8(src + i)));
-        __m256i second = bf16_round8(_mm256_add_ps(_mm256_loadu_ps(sum + i + 8), bf16_widen8(src + i + 8)));
+        __m256 a = _mm256_add_ps(_mm256_loadu_ps(sum + i), bf16_widen8(src + i));
+        __m256 b = _mm256_add_ps(_mm256_loadu_ps(sum + i + 8), bf16_widen8(src + i + 8));
+        if (any_nan16(a, b)) {
+            bf16_accumulate_round_portable(src + i, sum + i, rounded + i, 16);
+            continue;
+        }
+        __m256i first = bf16_round8(a), second = bf16_round8(b);
         _mm256_storeu_si256((__m256i *)(rounded + i), narrow16(first, second));
         _mm256_storeu_ps(sum + i, _mm256_castsi256_ps(first));
         _mm256_storeu_ps(sum + i + 8, _mm256_castsi256_ps(second));
