@@ -32,15 +32,21 @@ public struct GemmShape: Sendable, Equatable, CustomStringConvertible {
     public func medianSeconds(repeats: Int, atLeast seconds: Double = 0, bf16: BF16Gemm? = nil) -> Double {
         let a = FloatPointer.allocate(capacity: m * k), w = FloatPointer.allocate(capacity: n * k)
         let c = FloatPointer.allocate(capacity: m * n)
-        let aBF16 = BF16Pointer.allocate(capacity: m * k), wBF16 = BF16Pointer.allocate(capacity: n * k)
-        defer { a.deallocate(); w.deallocate(); c.deallocate(); aBF16.deallocate(); wBF16.deallocate() }
+        defer { a.deallocate(); w.deallocate(); c.deallocate() }
         for i in 0..<(m * k) { a[i] = Float(i % 13) * 0.01 }
         for i in 0..<(n * k) { w[i] = Float(i % 7) * 0.01 }
-        convertToHalf(.bf16, a, aBF16, count: m * k)
-        convertToHalf(.bf16, w, wBF16, count: n * k)
+        // bf16 operands only when they are multiplied (the fp32 start-up probe needs none).
+        let halves = bf16.map { _ in (a: BF16Pointer.allocate(capacity: m * k), w: BF16Pointer.allocate(capacity: n * k)) }
+        defer {
+            if let halves { halves.a.deallocate(); halves.w.deallocate() }
+        }
+        if let halves {
+            convertToHalf(.bf16, a, halves.a, count: m * k)
+            convertToHalf(.bf16, w, halves.w, count: n * k)
+        }
         func multiply() {
-            if let bf16 {
-                linearForward(c, aBF16, wBF16, nil, BT: m, C: k, OC: n, gemm: bf16)
+            if let bf16, let halves {
+                linearForward(c, halves.a, halves.w, nil, BT: m, C: k, OC: n, gemm: bf16)
             } else {
                 linearForward(c, a, w, nil, BT: m, C: k, OC: n)
             }

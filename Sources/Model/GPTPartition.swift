@@ -1,3 +1,4 @@
+import Kernels
 import Parallel
 
 /// The part of a GPT that one rank holds: its pipeline stage's layers, and its tensor-parallel
@@ -95,5 +96,17 @@ extension BlockLeaf {
         case .qkvWeight, .qkvBias, .attnProjWeight, .fcWeight, .fcBias, .fcProjWeight: true
         default: false
         }
+    }
+}
+
+extension GPTPartition {
+    /// The linear layers' GEMMs for `rows` tokens at this partition's tensor-parallel widths: QKV,
+    /// the attention projection and the MLP's two linears (`perLayer`, once in every block), and
+    /// the vocabulary head (once in the model).
+    public func linearGemms(_ dims: GPTDimensions, rows: Int) -> [(shape: GemmShape, perLayer: Bool)] {
+        let C = dims.nEmbd, tp = tpSize
+        let block = [(3 * C / tp, C), (C, C / tp), (4 * C / tp, C), (C, 4 * C / tp)]
+            .map { (shape: GemmShape(m: rows, n: $0.0, k: $0.1), perLayer: true) }
+        return block + [(shape: GemmShape(m: rows, n: vocabShard(dims), k: C), perLayer: false)]
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Kernels
 import Model
 import MPI
+import Parallel
 
 /// Model FLOPs utilisation: model FLOPs per second (FLOPs per token × tokens/s) over the sgemm
 /// rate of every rank together (the rate per rank × ranks).
@@ -29,7 +30,7 @@ struct Utilisation {
             return Utilisation(flopsPerToken: flops, peakGFLOPs: setup.config.run.peakGflops, ranks: world.size,
                                source: "run.peak_gflops")
         }
-        let shape = largestGemm(setup.dims, tp: setup.degrees.tp, rows: setup.degrees.microbatchSize * setup.dims.blockSize)
+        let shape = largestGemm(setup.dims, degrees: setup.degrees, rows: setup.degrees.microbatchSize * setup.dims.blockSize)
         let probe = shape.capped(atMost: 1e9)
         try world.barrier()
         let rate = probe.flops / probe.medianSeconds(repeats: 3, atLeast: 0.2) / 1e9
@@ -41,13 +42,10 @@ struct Utilisation {
                                + "max \(String(format: "%.1f", rates.max()!)))")
     }
 
-    /// The biggest of the linear layers' GEMMs on one rank: `rows` tokens of a microbatch times
-    /// the (output, input) sizes of QKV, the attention projection, the MLP's two linears and the
-    /// vocabulary head, each after its tensor-parallel split.
-    static func largestGemm(_ dims: GPTDimensions, tp: Int, rows: Int) -> GemmShape {
-        let C = dims.nEmbd, paddedVocab = (dims.vocabSize + tp - 1) / tp * tp
-        let layers = [(3 * C / tp, C), (C, C / tp), (4 * C / tp, C), (C, 4 * C / tp), (paddedVocab / tp, C)]
-        let (n, k) = layers.max { $0.0 * $0.1 < $1.0 * $1.1 }!
-        return GemmShape(m: rows, n: n, k: k)
+    /// The biggest of the linear layers' GEMMs on one rank: `rows` tokens of a microbatch at its
+    /// tensor-parallel widths.
+    static func largestGemm(_ dims: GPTDimensions, degrees: ParallelDegrees, rows: Int) -> GemmShape {
+        let partition = GPTPartition(layout: Layout(degrees: degrees, rank: 0), dims: dims)
+        return partition.linearGemms(dims, rows: rows).map(\.shape).max { $0.n * $0.k < $1.n * $1.k }!
     }
 }

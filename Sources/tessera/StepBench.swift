@@ -141,11 +141,9 @@ enum StepTiming {
     /// sgemm FLOP/s over the forward's linear shapes at `rows` tokens, each weighted by how often
     /// the model runs it (every layer's four, the head once); shapes capped to keep it short.
     static func gemmRate(_ dims: GPTDimensions, rows: Int) -> Double {
-        let C = dims.nEmbd, L = Double(dims.nLayer)
-        let linears = [(3 * C, C, L), (C, C, L), (4 * C, C, L), (C, 4 * C, L), (dims.vocabSize, C, 1.0)]
         var (flops, seconds) = (0.0, 0.0)
-        for (n, k, times) in linears {
-            let shape = GemmShape(m: rows, n: n, k: k).capped(atMost: 2e8)
+        for (full, perLayer) in GPTPartition.whole(dims).linearGemms(dims, rows: rows) {
+            let shape = full.capped(atMost: 2e8), times = perLayer ? Double(dims.nLayer) : 1
             flops += times * shape.flops
             seconds += times * shape.medianSeconds(repeats: 5)
         }
