@@ -30,12 +30,18 @@ public final class GPT {
     private let expertOffsets: [[[ExpertLeaf: Int]]]
     /// Routing statistics summed over every forward with targets since the last `takeRoutingTotals`.
     private var routingTotals: RoutingTotals
-    private let wte, wpe, lnfw, lnfb: Int?
+    /// Flat offsets of the embeddings and final norm, where this rank holds them.
+    let wte: Int?
+    private let wpe, lnfw, lnfb: Int?
     private var scratch: GPTGradientScratch?
     /// The linear layers' products in the compute precision (`precision.compute`).
     let linears: LinearLayers
     /// fp32 working copies of the activations saved in bf16.
     private let staging = TensorStaging()
+    /// One block of rows of the head's logits, and their softmax statistics (see GPTHead.swift).
+    let headLogits = ScratchBuffer<Float>(), headStatistics = ScratchBuffer<Float>()
+    /// Rows per head block; nil: `headRows`'s choice (tests set small blocks).
+    public var headBlockRows: Int?
     /// Full logits gathered across the tensor group, for generation; allocated on first use.
     private var gatheredLogits: UnsafeMutablePointer<Float>?
 
@@ -165,12 +171,14 @@ public final class GPT {
 
     /// Runs B sequences of T ≤ block_size tokens through this rank's layers. On the last stage with
     /// targets, returns the summed token losses (equal on every tensor rank) and keeps what backward
-    /// needs; without targets, leaves this rank's logit columns in `acts.logits`. Other stages
+    /// needs; without targets, leaves this rank's logit columns for `fullLogits`. Other stages
     /// return 0 and leave their output in `stageOutput`.
+    /// `dloss`, when the backward that follows will take the same uniform dloss: the head's
+    /// backward runs here, so the backward need not recompute the logits.
     @discardableResult
     public func forward(_ acts: GPTActivations, tokens: UnsafePointer<Int32>,
                         targets: UnsafePointer<Int32>?, T: Int? = nil,
-                        dropout: DropoutContext? = nil) throws(MPIError) -> Double {
+                        dropout: DropoutContext? = nil, dloss: Float? = nil) throws(MPIError) -> Double {
         let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, tp = partition.tpSize
         let heads = dims.nHead / tp, width = C / tp
         precondition(T <= acts.T && (targets == nil || T == acts.T),
@@ -235,34 +243,17 @@ public final class GPT {
             residualForward(a.residual3, a.residual2, acts.branch, N: BT * C)
             residual = a.residual3
         }
+        acts.headDloss = nil
         guard let wte, let lnfw, let lnfb else { return 0 }
         let V = partition.vocabShard(dims)
         staging.keep(acts.lnf, count: BT * C, as: .linearInput) {
             layerNormForward($0, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, p + lnfb, N: BT, C: C)
         }
-        linears.forward(acts.logits, acts.lnf, p + wte, nil, BT: BT, C: C, OC: V)
-        guard let targets else { return 0 }
-        return try crossEntropy(acts, targets: targets, BT: BT)
-    }
-
-    /// Vocabulary-parallel softmax cross-entropy over this rank's logit columns: the row maxima,
-    /// then the sums of exponentials and the target logits (one all-reduce for both), are combined
-    /// across the tensor group. Leaves lse and per-token losses; returns their sum.
-    private func crossEntropy(_ acts: GPTActivations, targets: UnsafePointer<Int32>, BT: Int) throws(MPIError) -> Double {
-        let ld = partition.vocabShard(dims), V = partition.validVocab(dims), start = partition.vocabStart(dims)
-        let sums = acts.rowStatistics, targetLogits = acts.rowStatistics + BT
-        logitRowMax(acts.lse, acts.logits, BT: BT, V: V, ld: ld)
-        try tensor.maximum(acts.lse, count: BT)
-        logitRowSumExp(sums, acts.logits, acts.lse, BT: BT, V: V, ld: ld)
-        logitsAtTargets(targetLogits, acts.logits, targets, BT: BT, V: V, ld: ld, vocabStart: start)
-        try tensor.sum(acts.rowStatistics, count: 2 * BT)
-        var total: Double = 0
-        for r in 0..<BT {
-            acts.lse[r] += log(sums[r])
-            acts.losses[r] = acts.lse[r] - targetLogits[r]
-            total += Double(acts.losses[r])
+        guard let targets else {
+            linears.forward(acts.sampledLogits.take(B * acts.T * V), acts.lnf, p + wte, nil, BT: BT, C: C, OC: V)
+            return 0
         }
-        return total
+        return try headLoss(acts, targets: targets, BT: BT, dloss: dloss)
     }
 
     /// Per-token losses (B·T) after a forward with targets, on the stage with the head.
@@ -272,10 +263,11 @@ public final class GPT {
     /// first V columns real. With tensor parallelism the shards are gathered (generation only).
     public func fullLogits(_ acts: GPTActivations) throws(MPIError) -> (values: UnsafePointer<Float>, ld: Int) {
         let shard = partition.vocabShard(dims)
-        guard tensor.size > 1 else { return (UnsafePointer(acts.logits), shard) }
-        let BT = acts.B * acts.T, padded = partition.paddedVocab(dims)
+        let BT = acts.B * acts.T, local = acts.sampledLogits.take(BT * shard)
+        guard tensor.size > 1 else { return (UnsafePointer(local), shard) }
+        let padded = partition.paddedVocab(dims)
         if gatheredLogits == nil { gatheredLogits = .allocate(capacity: BT * padded) }
-        try tensor.gatherFromRegion(local: acts.logits, full: gatheredLogits!, rows: BT, columns: shard)
+        try tensor.gatherFromRegion(local: local, full: gatheredLogits!, rows: BT, columns: shard)
         return (UnsafePointer(gatheredLogits!), padded)
     }
 
@@ -292,14 +284,11 @@ public final class GPT {
         let s = scratch(B)
         let p = store.values, g = store.grads
 
-        if let wte, let lnfw, let lnfb {
-            let ld = partition.vocabShard(dims)
-            crossEntropyBackward(acts.logits, acts.lse, targets, dloss: dloss, weights: tokenWeights, BT: BT,
-                                 V: partition.validVocab(dims), ld: ld, vocabStart: partition.vocabStart(dims))
-            linears.backward(s.dnarrow, g + wte, nil, acts.logits, acts.lnf, p + wte, BT: BT, C: C, OC: ld)
-            try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
+        if let lnfw, let lnfb {
+            let dlnf = headBackward(acts, targets: targets, dloss: dloss, tokenWeights: tokenWeights)
+            try tensor.copyToRegionBackward(dlnf, count: BT * C)
             s.dresidual.update(repeating: 0, count: BT * C)
-            layerNormBackward(s.dresidual, g + lnfw, g + lnfb, s.dnarrow, acts.stageOutput, p + lnfw,
+            layerNormBackward(s.dresidual, g + lnfw, g + lnfb, dlnf, acts.stageOutput, p + lnfw,
                               acts.lnfMean, acts.lnfRstd, N: BT, C: C)
         }
 

@@ -24,12 +24,18 @@ public final class GPTActivations {
     var encoded: FloatPointer
     var branch: FloatPointer         // (B, T, C) a block branch's output before the residual add
     var blocks: [Block]
-    // Head (last stage only): final norm, this rank's logit columns and per-row softmax statistics.
+    // Head (last stage only): final norm, its output's gradient, per-row softmax statistics. The
+    // logits are never kept: the head runs in blocks of rows (see GPTHead.swift).
     var lnf: SavedTensor                     // (B, T, C)
     var lnfMean, lnfRstd: FloatPointer       // (B, T), (B, T)
-    public var logits: FloatPointer         // (B, T, V / tp); becomes dlogits in backward
+    var lnfGradient: FloatPointer            // (B, T, C) the head's input gradient, this rank's part
     var lse, losses: FloatPointer            // (B, T)
-    var rowStatistics: FloatPointer          // (2, B, T): Σ exp, then target logits, summed across tp
+    /// The dloss of the head's backward when the last forward ran it (training); nil when the
+    /// backward must recompute the logits (evaluation, per-token weights).
+    var headDloss: Float?
+    /// (B, T, V / tp) this rank's logit columns after a forward without targets (generation);
+    /// allocated on first use.
+    let sampledLogits = ScratchBuffer<Float>()
 
     /// Which saved tensors are bf16: all but the residual stream and LayerNorm statistics under bf16
     /// compute, except the experts' input (ln2 with experts), which the fp32 router reads.
@@ -42,14 +48,14 @@ public final class GPTActivations {
     static func bufferSizes(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int, compute: ComputeType)
         -> (stage: [Int], perBlock: [Int], tail: [Int]) {
         let tp = partition.tpSize, C = dims.nEmbd, BT = B * T
-        let heads = dims.nHead / tp, width = C / tp, V = partition.vocabShard(dims)
+        let heads = dims.nHead / tp, width = C / tp
         let dense = dims.experts == nil ? BT * 4 * width : 0
         let bf16 = bf16Inputs(dims: dims, compute: compute)
         func saved(_ count: Int, _ isBF16: Bool) -> Int { SavedTensor.floats(count, bf16: isBF16) }
         let perBlock = [saved(BT * C, bf16.all), BT, BT, saved(BT * 3 * width, bf16.all), saved(B * heads * T * T, bf16.all),
                         saved(BT * width, bf16.all), BT * C, saved(BT * C, bf16.ln2), BT, BT, saved(dense, bf16.all),
                         saved(dense, bf16.all), BT * C]
-        let tail = partition.hasHead ? [saved(BT * C, bf16.all), BT, BT, BT * V, BT, BT, 2 * BT] : [0, 0, 0, 0, 0, 0, 0]
+        let tail = partition.hasHead ? [saved(BT * C, bf16.all), BT, BT, BT * C, BT, BT] : [0, 0, 0, 0, 0, 0]
         return ([BT * C, BT * C], perBlock, tail)
     }
 
@@ -60,6 +66,14 @@ public final class GPTActivations {
         let sizes = bufferSizes(dims: dims, partition: partition, B: B, T: T, compute: compute)
         let block = sizes.perBlock.reduce(0, +) + RoutingRecord.floatCount(dims: dims, partition: partition, B: B, T: T)
         return sizes.stage.reduce(0, +) + partition.layers.count * block + sizes.tail.reduce(0, +)
+    }
+
+    /// Floats the elementwise kernels pass over in one microbatch, for cost models: the saved
+    /// activations and the head's logits, which it computes block by block without keeping.
+    public static func workFloats(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int,
+                                  compute: ComputeType = .fp32) -> Int {
+        floatCount(dims: dims, partition: partition, B: B, T: T, compute: compute)
+            + (partition.hasHead ? B * T * partition.vocabShard(dims) : 0)
     }
 
     init(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int, compute: ComputeType) {
@@ -86,7 +100,7 @@ public final class GPTActivations {
         }
         lnf = SavedTensor(p[tailIDs[0]], floats: sizes.tail[0], bf16: bf16.all)
         lnfMean = p[tailIDs[1]]; lnfRstd = p[tailIDs[2]]
-        logits = p[tailIDs[3]]; lse = p[tailIDs[4]]; losses = p[tailIDs[5]]; rowStatistics = p[tailIDs[6]]
+        lnfGradient = p[tailIDs[3]]; lse = p[tailIDs[4]]; losses = p[tailIDs[5]]
     }
 
     /// The residual stream leaving the stage's last block (its input when it has no blocks).

@@ -18,6 +18,16 @@ struct SavedTensor {
             : .fp32(memory)
     }
 
+    private init(_ storage: Storage) { self.storage = storage }
+
+    /// The tensor from value `offset` on (a block of rows).
+    func advanced(by offset: Int) -> SavedTensor {
+        switch storage {
+        case .fp32(let values): SavedTensor(.fp32(values + offset))
+        case .bf16(let values): SavedTensor(.bf16(values + offset))
+        }
+    }
+
     /// Floats to reserve for `count` values.
     static func floats(_ count: Int, bf16: Bool) -> Int { bf16 ? (count + 1) / 2 : count }
 

@@ -13,7 +13,7 @@ public struct StepMeasurement: Sendable, Equatable {
     public let gemmFlops: Double
     /// sgemm FLOP/s on the forward GEMMs of this microbatch's shapes, measured alone.
     public let gemmFlopsPerSecond: Double
-    /// Saved-for-backward activation floats of the microbatch.
+    /// Floats the elementwise kernels pass over in the microbatch (`GPTActivations.workFloats`).
     public let activationFloats: Int
     public let parameters: Int
 

@@ -93,13 +93,13 @@ public struct CostModel: Sendable {
     func computeSeconds(_ stage: StageWork, _ layout: PlannedLayout) -> Double {
         let tokens = layout.degrees.microbatchSize * dims.blockSize
         return 3 * stage.forwardGemmFlops / rates.gemmFlopsPerSecond(tokens: tokens)
-            + Double(stage.activationFloats) * rates.secondsPerActivationFloat(tokens: tokens)
+            + Double(stage.workFloats) * rates.secondsPerActivationFloat(tokens: tokens)
     }
 
     /// Communication inside one microbatch's forward and backward, which the compute waits for.
     /// Tensor parallel (Megatron): per block two all-reduces of the (B, T, C) residual branch
     /// forward and two backward; one more each way for the embedding on the first stage; the
-    /// vocabulary-parallel softmax's row maxima and sums on the last. Expert parallel: per layer
+    /// vocabulary-parallel softmax's row maxima and sums on the last, per block of rows. Expert parallel: per layer
     /// the tokens' rows (B·T·top_k of C floats) go to their experts and back, forward and backward.
     func layerCommunication(_ stage: StageWork, _ layout: PlannedLayout, _ cluster: Cluster) -> Double {
         let d = layout.degrees, B = d.microbatchSize, T = dims.blockSize, C = dims.nEmbd
@@ -110,8 +110,11 @@ public struct CostModel: Sendable {
             let regions = 4 * layers + (stage.partition.hasEmbedding ? 2 : 0)
             seconds += Double(regions) * cluster.seconds(.allReduce, bytes: Double(B * T * C * 4), group: group)
             if stage.partition.hasHead {
-                seconds += cluster.seconds(.allReduce, bytes: Double(B * T * 4), group: group)
-                    + cluster.seconds(.allReduce, bytes: Double(2 * B * T * 4), group: group)
+                // Per block of rows: its maxima, then its sums and target logits.
+                let rows = GPT.headRows(dims: dims, partition: stage.partition, rows: B * T)
+                let blocks = (B * T + rows - 1) / rows
+                seconds += Double(blocks) * (cluster.seconds(.allReduce, bytes: Double(rows * 4), group: group)
+                    + cluster.seconds(.allReduce, bytes: Double(2 * rows * 4), group: group))
             }
         }
         if let experts = dims.experts, d.ep > 1 {
@@ -151,7 +154,7 @@ public struct CostModel: Sendable {
     /// Bytes the busiest rank of `stage` holds: fp32 parameters and gradients (and their bf16 copy
     /// under bf16 compute), AdamW's two moments for the parameters it updates (a 1/dp share of the
     /// dense ones with ZeRO-1, 1/(dp/ep) of the experts), and the activations of the microbatches
-    /// the schedule keeps in flight there.
+    /// the schedule keeps in flight there, and the head's block of logits.
     func memoryBytes(_ layout: PlannedLayout, _ work: StageWork, stage: Int) -> Double {
         let d = layout.degrees
         let held = Double(work.denseParameters + work.expertParameters)
@@ -160,7 +163,7 @@ public struct CostModel: Sendable {
         let slots = PipelinePlan(schedule: layout.schedule, stage: stage, stages: d.pp, microbatches: d.microbatches)
             .activationSlots
         let weightCopy = compute == .bf16 ? 2 * held : 0
-        return 4 * (2 * held + 2 * owned + Double(slots * work.activationFloats)) + weightCopy
+        return 4 * (2 * held + 2 * owned + Double(slots * work.activationFloats + work.workspaceFloats)) + weightCopy
     }
 
     // The groups of the first rank, through the trainer's rank arithmetic.

@@ -12,8 +12,10 @@ struct StageWork {
     let denseParameters: Int, expertParameters: Int
     /// Matrix-multiply FLOPs of one microbatch's forward on this rank (backward is twice that).
     let forwardGemmFlops: Double
-    /// Saved-for-backward floats of one microbatch.
-    let activationFloats: Int
+    /// Saved-for-backward floats of one microbatch, and the floats its elementwise kernels pass over.
+    let activationFloats: Int, workFloats: Int
+    /// Floats of buffers shared by the microbatches (the head's block of logits).
+    let workspaceFloats: Int
 
     init(dims: GPTDimensions, layout: PlannedLayout, stage: Int, compute: ComputeType = .fp32) {
         let d = layout.degrees
@@ -30,6 +32,9 @@ struct StageWork {
         forwardGemmFlops = dims.forwardGemmFlops(partition: partition, B: d.microbatchSize)
         activationFloats = GPTActivations.floatCount(dims: dims, partition: partition, B: d.microbatchSize, T: dims.blockSize,
                                                      compute: compute)
+        workFloats = GPTActivations.workFloats(dims: dims, partition: partition, B: d.microbatchSize, T: dims.blockSize,
+                                               compute: compute)
+        workspaceFloats = GPT.headWorkspaceFloats(dims: dims, partition: partition, B: d.microbatchSize)
     }
 }
 

@@ -39,6 +39,15 @@ final class PipelineRunner {
     /// Bytes of activations this stage keeps for the microbatches in flight.
     var activationBytes: Int { slots.reduce(0) { $0 + $1.byteCount } }
 
+    /// Rows per block of the head's logits and the bytes of that block (shared by the microbatches);
+    /// nil off the last stage.
+    var headBlock: (rows: Int, bytes: Int)? {
+        guard model.partition.hasHead else { return nil }
+        let B = slots[0].B
+        return (GPT.headRows(dims: model.dims, partition: model.partition, rows: B * model.dims.blockSize),
+                4 * GPT.headWorkspaceFloats(dims: model.dims, partition: model.partition, B: B))
+    }
+
     /// What a step needs from its caller, per microbatch.
     struct Microbatch {
         /// Writes microbatch m's tokens and targets.
@@ -54,15 +63,17 @@ final class PipelineRunner {
     /// complete (after the last microbatch's backward). Returns the summed token losses on the
     /// last stage, 0 elsewhere.
     func train(_ batch: Microbatch, dloss: Float, blockDone: (Int) -> Void) throws(MPIError) -> Double {
-        try run(plan.trainingActions, batch, dloss: dloss, blockDone: blockDone)
+        // Uniform dloss: the head's backward runs in its forward (the logits are never kept).
+        try run(plan.trainingActions, batch, dloss: dloss, headDloss: batch.weights == nil ? dloss : nil,
+                blockDone: blockDone)
     }
 
     /// Forward only, for evaluation; returns the summed token losses on the last stage.
     func evaluate(_ batch: Microbatch) throws(MPIError) -> Double {
-        try run(plan.evaluationActions, batch, dloss: 0, blockDone: { _ in })
+        try run(plan.evaluationActions, batch, dloss: 0, headDloss: nil, blockDone: { _ in })
     }
 
-    private func run(_ actions: [PipelineAction], _ batch: Microbatch, dloss: Float,
+    private func run(_ actions: [PipelineAction], _ batch: Microbatch, dloss: Float, headDloss: Float?,
                      blockDone: (Int) -> Void) throws(MPIError) -> Double {
         let last = plan.microbatches - 1
         var lossSum: Double = 0
@@ -74,7 +85,8 @@ final class PipelineRunner {
                 let (tokens, targets) = (self.tokens(m), self.targets(m))
                 batch.fill(m, tokens, targets)
                 let started = computeTime.start()
-                lossSum += try model.forward(slot(m), tokens: tokens, targets: targets, dropout: batch.dropout(m))
+                lossSum += try model.forward(slot(m), tokens: tokens, targets: targets, dropout: batch.dropout(m),
+                                             dloss: headDloss)
                 computeTime.stop(started)
                 if model.partition.hasHead { batch.losses?(m, model.tokenLosses(slot(m))) }
             case .sendForward(let m):

@@ -105,7 +105,7 @@ enum StepTiming {
         for repeat_ in 0...repeats {
             var phase = [0.0, 0.0, 0.0], start = MPIEnvironment.wallTime()
             func lap(_ i: Int) { let now = MPIEnvironment.wallTime(); phase[i] = now - start; start = now }
-            _ = try? model.forward(acts, tokens: tokens, targets: targets)
+            _ = try? model.forward(acts, tokens: tokens, targets: targets, dloss: 1 / Float(count))
             lap(0)
             try? model.backward(acts, tokens: tokens, targets: targets, dloss: 1 / Float(count))
             lap(1)
@@ -120,7 +120,7 @@ enum StepTiming {
         return StepMeasurement(
             tokens: count, forwardSeconds: medians[0], backwardSeconds: medians[1], optimizerSeconds: medians[2],
             gemmFlops: 3 * dims.forwardGemmFlops(partition: whole, B: B), gemmFlopsPerSecond: gemmRate(dims, rows: count),
-            activationFloats: GPTActivations.floatCount(dims: dims, partition: whole, B: B, T: T, compute: compute),
+            activationFloats: GPTActivations.workFloats(dims: dims, partition: whole, B: B, T: T, compute: compute),
             parameters: model.store.count)
     }
 

@@ -61,10 +61,14 @@ struct TensorPipelineTests {
     }
 
     /// One step's gradients, gathered to full tensors, against one rank's (checked by the tool).
+    /// The last layout's vocabulary (20 000 rows a tensor rank) and microbatches of 384 tokens run
+    /// the head in two blocks of rows on each rank, three on the single rank.
     @Test(arguments: [
         Layout(ranks: 2, overrides: ["parallel.tp=2"]),
         Layout(ranks: 2, overrides: ["parallel.pp=2", "parallel.microbatches=2"]),
         Layout(ranks: 4, overrides: ["parallel.tp=2", "parallel.pp=2", "parallel.microbatches=2"]),
+        Layout(ranks: 4, overrides: ["parallel.tp=2", "parallel.pp=2", "parallel.microbatches=2",
+                                     "model.vocab_size=40000", "train.batch_size=48"]),
     ])
     func gradientsMatchOneRank(_ layout: Layout) throws {
         let config = Tessera.temporaryDirectory("grad").appendingPathComponent("empty.toml")

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Validates the cost model behind `tessera plan` on this machine, then projects it to clusters.
 #
-#   benchmarks/costmodel/run.sh [STEPS]     (default 30 steps a run; medians skip the first 5)
-#   benchmarks/costmodel/run.sh report      (the report again from the files of the last run)
+#   benchmarks/costmodel/run.sh [STEPS [ROUNDS]]  (default 30 steps a run, medians skip the first 5;
+#                                                  1 round: every layout once)
+#   benchmarks/costmodel/run.sh report            (the report again from the files of the last run)
 #
 # 1. Rates: `tessera bench step` on one rank per core at once (one BLAS thread each, as ranks
 #    train) and
 #    `tessera bench comm` on 2 ranks (alpha-beta fits of point-to-point and collectives).
 # 2. Every valid layout of configs/shakespeare-char.toml on 2 and on 4 ranks, as `tessera plan`
 #    enumerates them, predicted (cores detected: 4 ranks on 2 cores time-share) and measured: a
-#    real launch/tessera-run training run each, median step_ms of RUN_DIR/metrics.jsonl.
+#    real launch/tessera-run training run each, median step_ms of RUN_DIR/metrics.jsonl. With
+#    ROUNDS > 1 every layout runs once a round, rounds alternating between plan order and its
+#    reverse (so a drift in the machine's load touches every layout alike), and a layout's
+#    measured time is the median over its rounds.
 #    Reported: relative error per layout, Spearman rank correlation of predicted and measured
 #    step times, and whether plan's top pick is the measured best.
 # 3. Projection (no measurement): plan's best layout for the baby GPT, GPT-2 small and GPT-2
@@ -25,6 +29,7 @@ cd "$root"
 out="${TESSERA_BENCH_DIR:-$root/benchmarks/results/costmodel}"
 mkdir -p "$out/runs"
 steps="${1:-30}"
+rounds="${2:-1}"
 report_only=$([[ $steps == report ]] && echo 1 || echo 0)
 config=configs/shakespeare-char.toml
 export TESSERA_BIN="${TESSERA_BIN:-$root/.build/release/tessera}"
@@ -48,19 +53,27 @@ print(statistics.median(r["step_ms"] for r in rows[5:]))' "$1"
 for ranks in 2 4; do
     tessera plan --ranks "$ranks" --config "$config" --rates "$out/step.csv" --rates "$out/comm.csv" \
         --csv "$out/plan-$ranks.csv" >"$out/plan-$ranks.txt"
-    echo "layout,predicted_ms,measured_ms" >"$out/measured-$ranks.csv"
-    tail -n +2 "$out/plan-$ranks.csv" | while IFS=, read -r rank dp tp pp ep m schedule wire zero predicted rest; do
-        overrides="${rest##*,}"
-        sets=()
-        for o in $overrides; do sets+=(--set "$o"); done
-        dir="$out/runs/r$ranks-$rank"
-        if [[ $(grep -c step_ms "$dir/metrics.jsonl" 2>/dev/null) != "$steps" ]]; then
-            launch/tessera-run -np "$ranks" train --config "$config" --resume never --set "run.dir=$dir" \
-                --set "train.steps=$steps" --set train.log_every=1 --set train.eval_every=0 --set checkpoint.every=0 \
-                "${sets[@]}" 2>"$dir.log" </dev/null
-        fi
-        echo "dp$dp tp$tp pp$pp ep$ep m$m $schedule $wire zero$zero,$predicted,$(median_step_ms "$dir")" >>"$out/measured-$ranks.csv"
+    layouts=$(tail -n +2 "$out/plan-$ranks.csv")
+    for ((round = 1; round <= rounds; round++)); do
+        order=$([[ $((round % 2)) == 1 ]] && echo cat || echo tac)
+        $order <<<"$layouts" | while IFS=, read -r rank dp tp pp ep m schedule wire zero predicted rest; do
+            overrides="${rest##*,}"
+            sets=()
+            for o in $overrides; do sets+=(--set "$o"); done
+            dir="$out/runs/r$ranks-$rank-$round"
+            if [[ $(grep -c step_ms "$dir/metrics.jsonl" 2>/dev/null) != "$steps" ]]; then
+                launch/tessera-run -np "$ranks" train --config "$config" --resume never --set "run.dir=$dir" \
+                    --set "train.steps=$steps" --set train.log_every=1 --set train.eval_every=0 --set checkpoint.every=0 \
+                    "${sets[@]}" 2>"$dir.log" </dev/null
+            fi
+        done
     done
+    echo "layout,predicted_ms,measured_ms" >"$out/measured-$ranks.csv"
+    while IFS=, read -r rank dp tp pp ep m schedule wire zero predicted rest; do
+        measured=$(for ((round = 1; round <= rounds; round++)); do median_step_ms "$out/runs/r$ranks-$rank-$round"; done \
+            | python3 -c 'import statistics, sys; print(statistics.median(float(l) for l in sys.stdin))')
+        echo "dp$dp tp$tp pp$pp ep$ep m$m $schedule $wire zero$zero,$predicted,$measured" >>"$out/measured-$ranks.csv"
+    done <<<"$layouts"
 done
 
 # Projection: the same per-core rates measured at each model's width and context (two layers
