@@ -33,6 +33,7 @@ public final class BF16Gemm {
         let shape = OneDNNMatmuls.Shape(transA: transA, transB: transB, M: M, N: N, K: K, lda: lda, ldb: ldb,
                                         ldc: ldc, accumulate: accumulate)
         if engine == .oneDNN && oneDNN.run(shape, a: a, b: b, c: c, threads: BLAS.threads) { return }
+        BLAS.warmUp()
         let wideA = widen(a, rows: transA ? K : M, columns: transA ? M : K, ld: lda, into: panelA)
         let wideB = widen(b, rows: transB ? N : K, columns: transB ? K : N, ld: ldb, into: panelB)
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,

@@ -11,4 +11,21 @@ public enum BLAS {
     /// OpenBLAS's name for its kernels here ("SkylakeX", "Haswell", ...); "Prescott" means it did
     /// not recognise the CPU and fell back to SSE3 kernels (see launch/lib.sh).
     public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// Runs one 512³ sgemm the first time it is called. OpenBLAS 0.3.21 (Zen kernels, this VM) runs
+    /// narrow products slowly for the life of the process until it has run a wide one (N ≥ about
+    /// 336): 768×256×128 at 12 GFLOP/s against 33 after it, 768×128×512 at 10 against 34 (one
+    /// thread), 15-20% slower on two threads. A process whose products are all narrow, such as a
+    /// tensor-parallel rank of a small model, stayed slow: the baby GPT on tp 2 ran at half dp 2's
+    /// speed. Every product path calls this before its first sgemm.
+    static func warmUp() { _ = warmedUp }
+
+    private static let warmedUp: Void = {
+        let n = 512
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: 3 * n * n)
+        defer { a.deallocate() }
+        a.initialize(repeating: 0.5, count: 3 * n * n)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(n),
+                    1.0, a, Int32(n), a + n * n, Int32(n), 0.0, a + 2 * n * n, Int32(n))
+    }()
 }

@@ -5,6 +5,7 @@ import CBLAS
 public func linearForward(_ out: FloatPointer, _ inp: ConstFloatPointer,
                           _ weight: ConstFloatPointer, _ bias: ConstFloatPointer?,
                           BT: Int, C: Int, OC: Int) {
+    BLAS.warmUp()
     if let bias { fillRows(out, with: bias, BT: BT, OC: OC) }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(BT), Int32(OC), Int32(C),
                 1.0, inp, Int32(C), weight, Int32(C), bias == nil ? 0.0 : 1.0, out, Int32(OC))

@@ -13,18 +13,23 @@ public struct StepMeasurement: Sendable, Equatable {
     public let gemmFlops: Double
     /// sgemm FLOP/s on the forward GEMMs of this microbatch's shapes, measured alone.
     public let gemmFlopsPerSecond: Double
+    /// The same at tensor-parallel widths, by degree (> 1): a tp-way cut of a small model's
+    /// products runs well below the whole ones' rate (the baby GPT's at tp 2: about a third).
+    public let narrowGemmFlopsPerSecond: [Int: Double]
     /// Floats the elementwise kernels pass over in the microbatch (`GPTActivations.workFloats`).
     public let activationFloats: Int
     public let parameters: Int
 
     public init(tokens: Int, forwardSeconds: Double, backwardSeconds: Double, optimizerSeconds: Double,
-                gemmFlops: Double, gemmFlopsPerSecond: Double, activationFloats: Int, parameters: Int) {
+                gemmFlops: Double, gemmFlopsPerSecond: Double, narrowGemmFlopsPerSecond: [Int: Double] = [:],
+                activationFloats: Int, parameters: Int) {
         self.tokens = tokens
         self.forwardSeconds = forwardSeconds
         self.backwardSeconds = backwardSeconds
         self.optimizerSeconds = optimizerSeconds
         self.gemmFlops = gemmFlops
         self.gemmFlopsPerSecond = gemmFlopsPerSecond
+        self.narrowGemmFlopsPerSecond = narrowGemmFlopsPerSecond
         self.activationFloats = activationFloats
         self.parameters = parameters
     }
@@ -49,6 +54,7 @@ public struct ComputeRates: Sendable, Equatable {
     public struct Point: Sendable, Equatable {
         public let tokens: Int
         public let gemmFlopsPerSecond: Double
+        public let narrowGemmFlopsPerSecond: [Int: Double]
         public let secondsPerActivationFloat: Double
     }
 
@@ -60,22 +66,33 @@ public struct ComputeRates: Sendable, Equatable {
         precondition(!measurements.isEmpty, "compute rates need at least one step measurement")
         points = measurements.sorted { $0.tokens < $1.tokens }
             .map { Point(tokens: $0.tokens, gemmFlopsPerSecond: $0.gemmFlopsPerSecond,
+                         narrowGemmFlopsPerSecond: $0.narrowGemmFlopsPerSecond,
                          secondsPerActivationFloat: $0.secondsPerActivationFloat) }
         let perParameter = measurements.map { $0.optimizerSeconds / Double($0.parameters) }.sorted()
         secondsPerParameter = perParameter[perParameter.count / 2]
     }
 
     public func gemmFlopsPerSecond(tokens: Int) -> Double { interpolate(tokens, \.gemmFlopsPerSecond) }
+
+    /// The sgemm rate of the products cut `tp` ways: as measured at that degree, else at the
+    /// nearest measured degree below it (narrower products run slower, so this errs fast), else
+    /// the whole products' rate.
+    public func gemmFlopsPerSecond(tokens: Int, tp: Int) -> Double {
+        guard let degree = points[0].narrowGemmFlopsPerSecond.keys.filter({ $0 <= tp }).max() else {
+            return gemmFlopsPerSecond(tokens: tokens)
+        }
+        return interpolate(tokens) { $0.narrowGemmFlopsPerSecond[degree] ?? $0.gemmFlopsPerSecond }
+    }
     public func secondsPerActivationFloat(tokens: Int) -> Double { interpolate(tokens, \.secondsPerActivationFloat) }
 
     /// The best sgemm rate measured: the per-core peak that MFU is taken against.
     public var peakFlopsPerSecond: Double { points.map(\.gemmFlopsPerSecond).max()! }
 
-    private func interpolate(_ tokens: Int, _ value: KeyPath<Point, Double>) -> Double {
-        guard let upper = points.firstIndex(where: { $0.tokens >= tokens }) else { return points.last![keyPath: value] }
-        guard upper > 0, points[upper].tokens != tokens else { return points[upper][keyPath: value] }
+    private func interpolate(_ tokens: Int, _ value: (Point) -> Double) -> Double {
+        guard let upper = points.firstIndex(where: { $0.tokens >= tokens }) else { return value(points.last!) }
+        guard upper > 0, points[upper].tokens != tokens else { return value(points[upper]) }
         let (a, b) = (points[upper - 1], points[upper])
         let t = log(Double(tokens) / Double(a.tokens)) / log(Double(b.tokens) / Double(a.tokens))
-        return a[keyPath: value] + t * (b[keyPath: value] - a[keyPath: value])
+        return value(a) + t * (value(b) - value(a))
     }
 }

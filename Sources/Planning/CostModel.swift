@@ -92,7 +92,7 @@ public struct CostModel: Sendable {
     /// work bound's business).
     func computeSeconds(_ stage: StageWork, _ layout: PlannedLayout) -> Double {
         let tokens = layout.degrees.microbatchSize * dims.blockSize
-        return 3 * stage.forwardGemmFlops / rates.gemmFlopsPerSecond(tokens: tokens)
+        return 3 * stage.forwardGemmFlops / rates.gemmFlopsPerSecond(tokens: tokens, tp: layout.degrees.tp)
             + Double(stage.workFloats) * rates.secondsPerActivationFloat(tokens: tokens)
     }
 

@@ -10,7 +10,7 @@ public struct PlanError: Error, CustomStringConvertible {
 public enum RatesFile {
     /// `tessera bench step --csv`: one row per microbatch size.
     public static let stepHeader = "sequences,tokens,forward_ms,backward_ms,optimizer_ms,step_ms,gflops,"
-        + "gemm_share,gemm_gflop,sgemm_gflops,activation_floats,parameters"
+        + "gemm_share,gemm_gflop,sgemm_gflops,activation_floats,parameters,sgemm_gflops_by_tp"
     /// `tessera bench comm --csv`: one row per collective, group size and message size.
     public static let commHeader = "collective,ranks,bytes,time_us"
 
@@ -27,19 +27,38 @@ public enum RatesFile {
         switch header {
         case stepHeader:
             return .steps(try lines.dropFirst().enumerated().map { index, line in
-                let r = line.split(separator: ",").compactMap { Double($0) }
-                guard r.count == 12, r.allSatisfy({ $0 >= 0 }), r[1] > 0, r[9] > 0, r[10] > 0, r[11] > 0 else {
-                    throw PlanError("\(path):\(index + 2): expected 12 non-negative numbers, tokens, sgemm rate, activations and parameters positive")
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                let r = fields.prefix(12).compactMap { Double($0) }
+                guard fields.count == 13, r.count == 12, r.allSatisfy({ $0 >= 0 }), r[1] > 0, r[9] > 0, r[10] > 0, r[11] > 0,
+                      let narrow = narrowRates(fields[12]) else {
+                    throw PlanError("\(path):\(index + 2): expected 12 non-negative numbers, tokens, sgemm rate, activations and parameters positive, then TP:GFLOPS pairs")
                 }
                 return StepMeasurement(tokens: Int(r[1]), forwardSeconds: r[2] / 1e3, backwardSeconds: r[3] / 1e3,
                                        optimizerSeconds: r[4] / 1e3, gemmFlops: r[8] * 1e9, gemmFlopsPerSecond: r[9] * 1e9,
-                                       activationFloats: Int(r[10]), parameters: Int(r[11]))
+                                       narrowGemmFlopsPerSecond: narrow, activationFloats: Int(r[10]), parameters: Int(r[11]))
             })
         case commHeader:
             return .communication(try fitCommunication(lines.dropFirst(), path: path))
         default:
             throw PlanError("\(path): not a rates file (its header is neither `\(stepHeader)` nor `\(commHeader)`)")
         }
+    }
+
+    /// `2:14.1 4:8.3` (tensor-parallel degree: sgemm GFLOP/s, space-separated; may be empty) as
+    /// FLOP/s by degree; nil when malformed.
+    static func narrowRates(_ field: Substring) -> [Int: Double]? {
+        var rates: [Int: Double] = [:]
+        for pair in field.split(separator: " ") {
+            let parts = pair.split(separator: ":")
+            guard parts.count == 2, let tp = Int(parts[0]), tp > 1, let gflops = Double(parts[1]), gflops > 0 else { return nil }
+            rates[tp] = gflops * 1e9
+        }
+        return rates
+    }
+
+    /// The `sgemm_gflops_by_tp` field of `rates`.
+    public static func narrowRatesField(_ rates: [Int: Double]) -> String {
+        rates.keys.sorted().map { "\($0):" + String(format: "%.1f", rates[$0]! / 1e9) }.joined(separator: " ")
     }
 
     /// Alpha and beta per collective, fitted over its rows (every group size and message size).

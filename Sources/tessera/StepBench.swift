@@ -50,7 +50,7 @@ struct StepBench: ParsableCommand {
         log("OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s"); "
             + "model \(dims.nLayer) layers, \(dims.nEmbd) channels, block \(dims.blockSize); median of \(repeats)"
             + (world.size > 1 ? " on each of \(world.size) ranks at once, then over ranks" : ""))
-        log("sequences  tokens  forward_ms  backward_ms  optimizer_ms  step_ms  GFLOP/s  gemm_share  sgemm_GFLOP/s")
+        log("sequences  tokens  forward_ms  backward_ms  optimizer_ms  step_ms  GFLOP/s  gemm_share  sgemm_GFLOP/s  by tp")
         var rows: [String] = []
         for size in sizes {
             let m = try StepTiming.medianOverRanks(StepTiming.measure(dims, compute: config.precision.compute, sequences: size,
@@ -61,10 +61,10 @@ struct StepBench: ParsableCommand {
             let fields = ["\(size)", "\(m.tokens)", ms(m.forwardSeconds), ms(m.backwardSeconds), ms(m.optimizerSeconds),
                           ms(step), String(format: "%.1f", gflops), String(format: "%.3f", gemmShare),
                           String(format: "%.4f", m.gemmFlops / 1e9), String(format: "%.1f", m.gemmFlopsPerSecond / 1e9),
-                          "\(m.activationFloats)", "\(m.parameters)"]
+                          "\(m.activationFloats)", "\(m.parameters)", RatesFile.narrowRatesField(m.narrowGemmFlopsPerSecond)]
             rows.append(fields.joined(separator: ","))
             let shown = Array(fields.prefix(8)) + [fields[9]]
-            log(zip(shown, [9, 7, 11, 12, 13, 8, 8, 11, 14]).map { $0.leftPadded(to: $1) }.joined(separator: " "))
+            log(zip(shown, [9, 7, 11, 12, 13, 8, 8, 11, 14]).map { $0.leftPadded(to: $1) }.joined(separator: " ") + "  " + fields[12])
         }
         if let csv, world.rank == 0 {
             try ([RatesFile.stepHeader] + rows).joined(separator: "\n").appending("\n")
@@ -119,7 +119,11 @@ enum StepTiming {
         let whole = GPTPartition.whole(dims)
         return StepMeasurement(
             tokens: count, forwardSeconds: medians[0], backwardSeconds: medians[1], optimizerSeconds: medians[2],
-            gemmFlops: 3 * dims.forwardGemmFlops(partition: whole, B: B), gemmFlopsPerSecond: gemmRate(dims, rows: count),
+            gemmFlops: 3 * dims.forwardGemmFlops(partition: whole, B: B), gemmFlopsPerSecond: gemmRate(dims, whole, rows: count),
+            narrowGemmFlopsPerSecond: Dictionary(uniqueKeysWithValues: tensorDegrees(dims).map { tp in
+                (tp, gemmRate(dims, GPTPartition(layers: 0..<dims.nLayer, hasEmbedding: true, hasHead: true, tpSize: tp),
+                              rows: count))
+            }),
             activationFloats: GPTActivations.workFloats(dims: dims, partition: whole, B: B, T: T, compute: compute),
             parameters: model.store.count)
     }
@@ -128,21 +132,29 @@ enum StepTiming {
     /// median over ranks (the slower of two: a step waits for its slowest rank). Every rank must
     /// call it.
     static func medianOverRanks(_ m: StepMeasurement, _ world: Communicator) throws -> StepMeasurement {
+        let degrees = m.narrowGemmFlopsPerSecond.keys.sorted()
         let figures = [m.forwardSeconds, m.backwardSeconds, m.optimizerSeconds, m.gemmFlopsPerSecond]
+            + degrees.map { m.narrowGemmFlopsPerSecond[$0]! }
         let all = try world.allGather(figures)
         let medians = figures.indices.map { i in
             stride(from: i, to: all.count, by: figures.count).map { all[$0] }.sorted()[world.size / 2]
         }
         return StepMeasurement(tokens: m.tokens, forwardSeconds: medians[0], backwardSeconds: medians[1],
                                optimizerSeconds: medians[2], gemmFlops: m.gemmFlops, gemmFlopsPerSecond: medians[3],
+                               narrowGemmFlopsPerSecond: Dictionary(uniqueKeysWithValues: zip(degrees, medians.dropFirst(4))),
                                activationFloats: m.activationFloats, parameters: m.parameters)
     }
 
-    /// sgemm FLOP/s over the forward's linear shapes at `rows` tokens, each weighted by how often
-    /// the model runs it (every layer's four, the head once); shapes capped to keep it short.
-    static func gemmRate(_ dims: GPTDimensions, rows: Int) -> Double {
+    /// Tensor-parallel degrees whose GEMM rates the cost model gets: those up to 8 (a node) that
+    /// divide the heads.
+    static func tensorDegrees(_ dims: GPTDimensions) -> [Int] { (2...8).filter { dims.nHead % $0 == 0 } }
+
+    /// sgemm FLOP/s over the forward's linear shapes of `partition` (its tensor-parallel widths) at
+    /// `rows` tokens, each weighted by how often the model runs it (every layer's four, the head
+    /// once); shapes capped to keep it short.
+    static func gemmRate(_ dims: GPTDimensions, _ partition: GPTPartition, rows: Int) -> Double {
         var (flops, seconds) = (0.0, 0.0)
-        for (full, perLayer) in GPTPartition.whole(dims).linearGemms(dims, rows: rows) {
+        for (full, perLayer) in partition.linearGemms(dims, rows: rows) {
             let shape = full.capped(atMost: 2e8), times = perLayer ? Double(dims.nLayer) : 1
             flops += times * shape.flops
             seconds += times * shape.medianSeconds(repeats: 5)

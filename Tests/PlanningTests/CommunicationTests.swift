@@ -51,4 +51,18 @@ struct CommunicationTests {
         #expect(throws: PlanError.self) { try RatesFile.parse("collective,ranks,bytes,time_us\nring,2,1,1\n", path: "x") }
         #expect(throws: PlanError.self) { try RatesFile.parse("a,b\n1,2\n", path: "x") }
     }
+
+    /// bench step's rows come back with the tensor-parallel sgemm rates of their last field.
+    @Test func stepRatesRoundTrip() throws {
+        let row = "4,256,17.3,29.7,1.7,48.7,27.3,0.822,1.2,34.2,1000,800,"
+        let text = [RatesFile.stepHeader, row + RatesFile.narrowRatesField([2: 14.1e9, 4: 8.3e9]), row].joined(separator: "\n")
+        guard case .steps(let steps) = try RatesFile.parse(text, path: "x") else { Issue.record("not steps"); return }
+        let narrow = steps[0].narrowGemmFlopsPerSecond
+        #expect(narrow.keys.sorted() == [2, 4] && abs(narrow[2]! - 14.1e9) < 1 && abs(narrow[4]! - 8.3e9) < 1)
+        #expect(steps[1].narrowGemmFlopsPerSecond.isEmpty)
+        #expect(abs(steps[0].gemmFlopsPerSecond - 34.2e9) < 1 && steps[0].tokens == 256)
+        for bad in ["2:x", "1:5.0", "2-5.0"] {
+            #expect(throws: PlanError.self) { try RatesFile.parse(RatesFile.stepHeader + "\n" + row + bad, path: "x") }
+        }
+    }
 }

@@ -38,6 +38,23 @@ struct CostModelTests {
         #expect(try communication(microbatches: 1) == 2 * communication(microbatches: 2))
     }
 
+    /// tp 2's products run at their own measured rate; a degree not measured takes the nearest
+    /// measured one below it.
+    @Test func tensorParallelProductsRunAtTheirOwnRate() throws {
+        let whole = model(ranks: 4, cores: 4)
+        let narrow = CostModel(dims: Fixture.dims, batchSize: 12, rates: Fixture.rates(narrow: [2: 0.25e11]),
+                               cluster: Fixture.cluster(ranks: 4, cores: 4, link: AlphaBeta(alpha: 0, beta: 0)))
+        for tp in [2, 4] {
+            let layout = try Fixture.layout(ranks: 4, tp: tp)
+            let stage = StageWork(dims: Fixture.dims, layout: layout, stage: 0)
+            let slower = narrow.computeSeconds(stage, layout) - whole.computeSeconds(stage, layout)
+            #expect(abs(slower - 3 * stage.forwardGemmFlops * (1 / 0.25e11 - 1 / 1e11)) < 1e-12, "tp \(tp)")
+        }
+        let single = try Fixture.layout(ranks: 4)
+        let stage = StageWork(dims: Fixture.dims, layout: single, stage: 0)
+        #expect(narrow.computeSeconds(stage, single) == whole.computeSeconds(stage, single))
+    }
+
     @Test func dataParallelGradientBytesHalveWithSixteenBitWire() throws {
         let costs = model(ranks: 4, cores: 4, link: AlphaBeta(alpha: 0, beta: 1))
         func sync(_ wire: WireType) throws -> Double {

@@ -12,11 +12,13 @@ enum Fixture {
 
     static let dims = GPTDimensions(nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, vocabSize: 65)
 
-    /// 100 GFLOP/s sgemm, 1 ns per activation float, and an optimizer that costs `perParameter`.
-    static func rates(perParameter: Double = 0) -> ComputeRates {
+    /// 100 GFLOP/s sgemm (`narrow` by tensor-parallel degree), 1 ns per activation float, and an
+    /// optimizer that costs `perParameter`.
+    static func rates(perParameter: Double = 0, narrow: [Int: Double] = [:]) -> ComputeRates {
         ComputeRates(measurements: [StepMeasurement(
             tokens: 64, forwardSeconds: 1, backwardSeconds: 1 + 1e-9 * 1000, optimizerSeconds: perParameter * 1000,
-            gemmFlops: 2e11, gemmFlopsPerSecond: 1e11, activationFloats: 1000, parameters: 1000)])
+            gemmFlops: 2e11, gemmFlopsPerSecond: 1e11, narrowGemmFlopsPerSecond: narrow, activationFloats: 1000,
+            parameters: 1000)])
     }
 
     static func cluster(ranks: Int, cores: Int, link: AlphaBeta = AlphaBeta(alpha: 0, beta: 0)) -> Cluster {
