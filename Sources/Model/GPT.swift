@@ -30,7 +30,8 @@ public final class GPT {
     private let expertOffsets: [[[ExpertLeaf: Int]]]
     /// Routing statistics summed over every forward with targets since the last `takeRoutingTotals`.
     private var routingTotals: RoutingTotals
-    /// Flat offsets of the embeddings and final norm, where this rank holds them.
+    /// Flat offsets of the token embedding (also the head's weight), the position embedding and
+    /// the final norm, where this rank holds them.
     let wte: Int?
     private let wpe, lnfw, lnfb: Int?
     private var scratch: GPTGradientScratch?

@@ -85,8 +85,11 @@ public struct ComputeRates: Sendable, Equatable {
     }
     public func secondsPerActivationFloat(tokens: Int) -> Double { interpolate(tokens, \.secondsPerActivationFloat) }
 
-    /// The best sgemm rate measured: the per-core peak that MFU is taken against.
-    public var peakFlopsPerSecond: Double { points.map(\.gemmFlopsPerSecond).max()! }
+    /// The best sgemm rate measured, at any tensor-parallel width: the per-core peak that MFU is
+    /// taken against.
+    public var peakFlopsPerSecond: Double {
+        points.map { max($0.gemmFlopsPerSecond, $0.narrowGemmFlopsPerSecond.values.max() ?? 0) }.max()!
+    }
 
     private func interpolate(_ tokens: Int, _ value: (Point) -> Double) -> Double {
         guard let upper = points.firstIndex(where: { $0.tokens >= tokens }) else { return value(points.last!) }
