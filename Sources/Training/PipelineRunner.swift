@@ -39,15 +39,6 @@ final class PipelineRunner {
     /// Bytes of activations this stage keeps for the microbatches in flight.
     var activationBytes: Int { slots.reduce(0) { $0 + $1.byteCount } }
 
-    /// Rows per block of the head's logits and the bytes of that block (shared by the microbatches);
-    /// nil off the last stage.
-    var headBlock: (rows: Int, bytes: Int)? {
-        guard model.partition.hasHead else { return nil }
-        let B = slots[0].B
-        return (GPT.headRows(dims: model.dims, partition: model.partition, rows: B * model.dims.blockSize),
-                4 * GPT.headWorkspaceFloats(dims: model.dims, partition: model.partition, B: B))
-    }
-
     /// What a step needs from its caller, per microbatch.
     struct Microbatch {
         /// Writes microbatch m's tokens and targets.

@@ -503,15 +503,13 @@ public final class Trainer {
 
     /// Derived figures, once, from rank 0; activation memory is gathered from every stage.
     private func printStartup(_ utilisation: Utilisation) throws {
-        let block = pipeline.headBlock
-        let memory = try groups.world.allGather([Double(pipeline.activationBytes), Double(block?.rows ?? 0),
-                                                 Double(block?.bytes ?? 0)])
+        let memory = try groups.world.allGather([Double(pipeline.activationBytes)])
         guard isLogger else { return }
         let c = config, d = degrees, layout = groups.layout
         let parameters = model.dims.parameterSpecs().reduce(0) { $0 + $1.globalCount }
         let tokensPerStep = c.train.batchSize * c.model.blockSize
         let stageMemory = (0..<d.pp).map { stage in
-            formatBytes(memory[3 * layout.rank(pp: stage, dp: 0, tp: 0)])
+            formatBytes(memory[layout.rank(pp: stage, dp: 0, tp: 0)])
         }.joined(separator: ", ")
         var lines = [
             "tessera: \(d.worldSize) rank\(d.worldSize == 1 ? "" : "s") = dp \(d.dp) × pp \(d.pp) × tp \(d.tp)"
@@ -526,9 +524,11 @@ public final class Trainer {
         lines.append("tessera: optimizer state \(formatBytes(Double(optimizer.stateBytes))) on rank 0 (\(zero))")
         let compute = model.bf16Engine.map { "bf16 compute (\($0.rawValue))" } ?? "fp32 compute"
         // The last stage's head works on its logits in one block of rows at a time.
-        let head = 3 * layout.rank(pp: d.pp - 1, dp: 0, tp: 0)
+        let head = GPTPartition(layout: Layout(degrees: d, rank: layout.rank(pp: d.pp - 1, dp: 0, tp: 0)), dims: model.dims)
+        let headRows = GPT.headRows(dims: model.dims, partition: head, rows: d.microbatchSize * c.model.blockSize)
+        let headBytes = 4 * GPT.headWorkspaceFloats(dims: model.dims, partition: head, B: d.microbatchSize)
         let notes = (d.pp > 1 ? ["pipeline \(c.parallel.schedule.rawValue)"] : [])
-            + ["head logits \(formatBytes(memory[head + 2])) in blocks of \(Int(memory[head + 1])) rows"]
+            + ["head logits \(formatBytes(Double(headBytes))) in blocks of \(headRows) rows"]
         lines.append("tessera: \(compute), activation memory per stage: \(stageMemory) (\(notes.joined(separator: "; ")))")
         lines += [
             "tessera: MFU against \(String(format: "%.1f", utilisation.peakGFLOPs)) GFLOP/s per rank "
