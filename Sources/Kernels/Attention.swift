@@ -1,5 +1,3 @@
-import CBLAS
-
 /// Causal multi-head self-attention.
 /// qkv (B, T, 3·NH·HS): per token [q | k | v], head h at columns h·HS..<(h+1)·HS of each third.
 /// out (B, T, NH·HS); att (B, NH, T, T) saves the softmax probabilities for backward (zero above
@@ -14,13 +12,13 @@ public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: Co
             let p = att + (b * NH + h) * T * T
             // Scores for the full square: the masked half is overwritten below. Cheaper than T
             // small GEMV calls for the sizes this trainer runs.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HS),
-                        scale, q, Int32(C3), k, Int32(C3), 0.0, p, Int32(T))
+            BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
+                       alpha: scale, q, lda: C3, k, ldb: C3, beta: 0.0, p, ldc: T)
             for t in 0..<T {
                 causalSoftmaxRow(p + t * T, valid: t + 1, width: T)
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HS), Int32(T),
-                        1.0, p, Int32(T), v, Int32(C3), 0.0, out + b * T * C + h * HS, Int32(C))
+            BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
+                       alpha: 1.0, p, lda: T, v, ldb: C3, beta: 0.0, out + b * T * C + h * HS, ldc: C)
         }
     }
 }
@@ -46,10 +44,10 @@ public func attentionBackward(_ dqkv: FloatPointer, _ scratch: FloatPointer,
             let p = att + (b * NH + h) * T * T
             let dy = dout + b * T * C + h * HS
             // dP = dY · Vᵀ and dV = Pᵀ · dY.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HS),
-                        1.0, dy, Int32(C), v, Int32(C3), 0.0, scratch, Int32(T))
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HS), Int32(T),
-                        1.0, p, Int32(T), dy, Int32(C), 0.0, dv, Int32(C3))
+            BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
+                       alpha: 1.0, dy, lda: C, v, ldb: C3, beta: 0.0, scratch, ldc: T)
+            BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
+                       alpha: 1.0, p, lda: T, dy, ldb: C, beta: 0.0, dv, ldc: C3)
             // Softmax backward in place: dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale.
             for t in 0..<T {
                 let pr = p + t * T, dr = scratch + t * T
@@ -58,10 +56,10 @@ public func attentionBackward(_ dqkv: FloatPointer, _ scratch: FloatPointer,
                 for j in (t + 1)..<T { dr[j] = 0 }
             }
             // dQ = dS · K and dK = dSᵀ · Q.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HS), Int32(T),
-                        1.0, scratch, Int32(T), k, Int32(C3), 0.0, dq, Int32(C3))
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(HS), Int32(T),
-                        1.0, scratch, Int32(T), q, Int32(C3), 0.0, dk, Int32(C3))
+            BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
+                       alpha: 1.0, scratch, lda: T, k, ldb: C3, beta: 0.0, dq, ldc: C3)
+            BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
+                       alpha: 1.0, scratch, lda: T, q, ldb: C3, beta: 0.0, dk, ldc: C3)
         }
     }
 }

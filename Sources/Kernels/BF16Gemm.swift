@@ -1,5 +1,3 @@
-import CBLAS
-
 public typealias BF16Pointer = UnsafeMutablePointer<UInt16>
 public typealias ConstBF16Pointer = UnsafePointer<UInt16>
 
@@ -33,12 +31,10 @@ public final class BF16Gemm {
         let shape = OneDNNMatmuls.Shape(transA: transA, transB: transB, M: M, N: N, K: K, lda: lda, ldb: ldb,
                                         ldc: ldc, accumulate: accumulate)
         if engine == .oneDNN && oneDNN.run(shape, a: a, b: b, c: c, threads: BLAS.threads) { return }
-        BLAS.warmUp()
         let wideA = widen(a, rows: transA ? K : M, columns: transA ? M : K, ld: lda, into: panelA)
         let wideB = widen(b, rows: transB ? N : K, columns: transB ? K : N, ld: ldb, into: panelB)
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(M), Int32(N), Int32(K), 1.0, wideA, Int32(lda), wideB, Int32(ldb),
-                    accumulate ? 1.0 : 0.0, c, Int32(ldc))
+        BLAS.sgemm(transA: transA, transB: transB, M: M, N: N, K: K,
+                   alpha: 1.0, wideA, lda: lda, wideB, ldb: ldb, beta: accumulate ? 1.0 : 0.0, c, ldc: ldc)
     }
 
     /// The stored (rows, columns) matrix with leading dimension ld in fp32 at the same leading

@@ -12,14 +12,23 @@ public enum BLAS {
     /// not recognise the CPU and fell back to SSE3 kernels (see launch/lib.sh).
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
-    /// Runs one 512³ sgemm the first time it is called. OpenBLAS 0.3.21 (Zen kernels, this VM) runs
-    /// narrow products slowly for the life of the process until it has run a wide one (N ≥ about
-    /// 336): 768×256×128 at 12 GFLOP/s against 33 after it, 768×128×512 at 10 against 34 (one
+    /// c (M, N) = alpha · op(a) · op(b) + beta · c, row-major (op(a) = aᵀ of a stored (K, M) when
+    /// `transA`; likewise b): every fp32 product of the kernels goes through here, so that the
+    /// process's first one is preceded by the warm-up below.
+    static func sgemm(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Float,
+                      _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float,
+                      _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = warmedUp
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(M), Int32(N), Int32(K), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// One 512³ sgemm before the process's first product. OpenBLAS 0.3.21 (Zen kernels, this VM)
+    /// runs narrow products slowly for the life of the process until it has run a wide one (N ≥
+    /// about 336): 768×256×128 at 12 GFLOP/s against 33 after it, 768×128×512 at 10 against 34 (one
     /// thread), 15-20% slower on two threads. A process whose products are all narrow, such as a
     /// tensor-parallel rank of a small model, stayed slow: the baby GPT on tp 2 ran at half dp 2's
-    /// speed. Every product path calls this before its first sgemm.
-    static func warmUp() { _ = warmedUp }
-
+    /// speed.
     private static let warmedUp: Void = {
         let n = 512
         let a = UnsafeMutablePointer<Float>.allocate(capacity: 3 * n * n)

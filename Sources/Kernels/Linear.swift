@@ -1,14 +1,11 @@
-import CBLAS
-
 /// out (BT, OC) = inp (BT, C) · weightᵀ + bias, weight (OC, C) row-major as in PyTorch.
 /// bias may be nil. `ldo` lets a caller write into a wider row (default OC).
 public func linearForward(_ out: FloatPointer, _ inp: ConstFloatPointer,
                           _ weight: ConstFloatPointer, _ bias: ConstFloatPointer?,
                           BT: Int, C: Int, OC: Int) {
-    BLAS.warmUp()
     if let bias { fillRows(out, with: bias, BT: BT, OC: OC) }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(BT), Int32(OC), Int32(C),
-                1.0, inp, Int32(C), weight, Int32(C), bias == nil ? 0.0 : 1.0, out, Int32(OC))
+    BLAS.sgemm(transA: false, transB: true, M: BT, N: OC, K: C,
+               alpha: 1.0, inp, lda: C, weight, ldb: C, beta: bias == nil ? 0.0 : 1.0, out, ldc: OC)
 }
 
 /// dinp (BT, C) = dout · weight (overwritten, or added to when `accumulateInput`);
@@ -18,12 +15,11 @@ public func linearBackward(_ dinp: FloatPointer?, _ dweight: FloatPointer, _ dbi
                            _ weight: ConstFloatPointer,
                            BT: Int, C: Int, OC: Int, accumulateInput: Bool = false) {
     if let dinp {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(BT), Int32(C), Int32(OC),
-                    1.0, dout, Int32(OC), weight, Int32(C), accumulateInput ? 1.0 : 0.0,
-                    dinp, Int32(C))
+        BLAS.sgemm(transA: false, transB: false, M: BT, N: C, K: OC,
+                   alpha: 1.0, dout, lda: OC, weight, ldb: C, beta: accumulateInput ? 1.0 : 0.0, dinp, ldc: C)
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(OC), Int32(C), Int32(BT),
-                1.0, dout, Int32(OC), inp, Int32(C), 1.0, dweight, Int32(C))
+    BLAS.sgemm(transA: true, transB: false, M: OC, N: C, K: BT,
+               alpha: 1.0, dout, lda: OC, inp, ldb: C, beta: 1.0, dweight, ldc: C)
     if let dbias { addColumnSums(dbias, dout, BT: BT, OC: OC) }
 }
 

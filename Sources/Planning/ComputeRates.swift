@@ -14,7 +14,7 @@ public struct StepMeasurement: Sendable, Equatable {
     /// sgemm FLOP/s on the forward GEMMs of this microbatch's shapes, measured alone.
     public let gemmFlopsPerSecond: Double
     /// The same at tensor-parallel widths, by degree (> 1): a tp-way cut of a small model's
-    /// products runs well below the whole ones' rate (the baby GPT's at tp 2: about a third).
+    /// products can run at another rate than the whole ones.
     public let narrowGemmFlopsPerSecond: [Int: Double]
     /// Floats the elementwise kernels pass over in the microbatch (`GPTActivations.workFloats`).
     public let activationFloats: Int
@@ -75,8 +75,7 @@ public struct ComputeRates: Sendable, Equatable {
     public func gemmFlopsPerSecond(tokens: Int) -> Double { interpolate(tokens, \.gemmFlopsPerSecond) }
 
     /// The sgemm rate of the products cut `tp` ways: as measured at that degree, else at the
-    /// nearest measured degree below it (narrower products run slower, so this errs fast), else
-    /// the whole products' rate.
+    /// nearest measured degree below it, else the whole products' rate.
     public func gemmFlopsPerSecond(tokens: Int, tp: Int) -> Double {
         guard let degree = points[0].narrowGemmFlopsPerSecond.keys.filter({ $0 <= tp }).max() else {
             return gemmFlopsPerSecond(tokens: tokens)
