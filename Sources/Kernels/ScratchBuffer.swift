@@ -2,7 +2,8 @@
 /// steps allocate nothing; contents do not survive a call that grows it.
 public final class ScratchBuffer<Element> {
     private var buffer: UnsafeMutablePointer<Element>?
-    private var capacity = 0
+    /// Elements held: the largest request so far.
+    public private(set) var capacity = 0
 
     public init() {}
 

@@ -38,7 +38,9 @@ public final class GPT {
     /// The linear layers' products in the compute precision (`precision.compute`).
     let linears: LinearLayers
     /// fp32 working copies of the activations saved in bf16.
-    private let staging = TensorStaging()
+    let staging = TensorStaging()
+    /// (B, T, C) a block branch's output before the residual add, during one forward.
+    let branchOutput = ScratchBuffer<Float>()
     /// One block of rows of the head's logits, and their softmax statistics (see GPTHead.swift).
     let headLogits = ScratchBuffer<Float>(), headStatistics = ScratchBuffer<Float>()
     /// Rows per head block; nil: `headRows`'s choice (tests set small blocks).
@@ -197,7 +199,9 @@ public final class GPT {
                     site: 0, sites: dropoutSites, elementsPerSequence: T * C))
             }
         }
-        var residual = UnsafeMutablePointer(acts.encoded)
+        let branch = branchOutput.take(BT * C)
+        // The residual stream runs in fp32; each block keeps it in the compute precision for backward.
+        var residual = UnsafePointer(acts.encoded)
         for (i, l) in partition.layers.enumerated() {
             let w = BlockView(p, blockOffsets[i]), a = acts.blocks[i]
             // A row-parallel projection's bias is replicated; one rank adds it before the sum.
@@ -215,18 +219,20 @@ public final class GPT {
             }
             // Branch outputs go to a separate buffer: an output aliasing an input would keep the
             // elementwise loops from vectorising.
-            linears.forward(acts.branch, a.atty, w.attProjw, adds ? w.attProjb : nil, BT: BT, C: width, OC: C)
-            try tensor.reduceFromRegion(acts.branch, count: BT * C)
+            linears.forward(branch, a.atty, w.attProjw, adds ? w.attProjb : nil, BT: BT, C: width, OC: C)
+            try tensor.reduceFromRegion(branch, count: BT * C)
             if let dropout {
-                dropout.mask.apply(acts.branch, acts.branch, N: BT * C, counterBase: dropout.counterBase(
+                dropout.mask.apply(branch, branch, N: BT * C, counterBase: dropout.counterBase(
                     site: 1 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
             }
-            residualForward(a.residual2, residual, acts.branch, N: BT * C)
+            let residual2 = staging.keep(a.residual2, count: BT * C, as: .innerResidual) {
+                residualForward($0, residual, branch, N: BT * C)
+            }
             staging.keep(a.ln2, count: BT * C, as: .linearInput) {
-                layerNormForward($0, a.ln2Mean, a.ln2Rstd, a.residual2, w.ln2w, w.ln2b, N: BT, C: C)
+                layerNormForward($0, a.ln2Mean, a.ln2Rstd, residual2, w.ln2w, w.ln2b, N: BT, C: C)
             }
             if let experts, let routing = a.routing {
-                try experts.forward(routing, input: a.ln2.fp32, output: acts.branch, weights: expertWeights(p, block: i),
+                try experts.forward(routing, input: a.ln2.fp32, output: branch, weights: expertWeights(p, block: i),
                                     B: B, T: T)
                 if targets != nil { routingTotals.add(routing, layer: l) }
             } else {
@@ -234,15 +240,16 @@ public final class GPT {
                     linears.forward($0, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
                 }
                 staging.keep(a.fchGelu, count: BT * 4 * width, as: .linearInput) { geluForward($0, fch, N: BT * 4 * width) }
-                linears.forward(acts.branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
+                linears.forward(branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
             }
-            try tensor.reduceFromRegion(acts.branch, count: BT * C)
+            try tensor.reduceFromRegion(branch, count: BT * C)
             if let dropout {
-                dropout.mask.apply(acts.branch, acts.branch, N: BT * C, counterBase: dropout.counterBase(
+                dropout.mask.apply(branch, branch, N: BT * C, counterBase: dropout.counterBase(
                     site: 2 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
             }
-            residualForward(a.residual3, a.residual2, acts.branch, N: BT * C)
-            residual = a.residual3
+            residual = UnsafePointer(staging.keep(a.residual3, count: BT * C, as: .blockResidual) {
+                residualForward($0, residual2, branch, N: BT * C)
+            })
         }
         acts.headDloss = nil
         guard let wte, let lnfw, let lnfb else { return 0 }
@@ -296,7 +303,6 @@ public final class GPT {
         for (i, l) in partition.layers.enumerated().reversed() {
             let w = BlockView(p, blockOffsets[i]), dw = BlockView(g, blockOffsets[i])
             let a = acts.blocks[i]
-            let residualIn = i == 0 ? acts.encoded : acts.blocks[i - 1].residual3
             // MLP branch: the residual gradient enters through the (possibly dropped-out) projection.
             var dbranch = UnsafePointer(s.dresidual)
             if let dropout {
@@ -318,7 +324,8 @@ public final class GPT {
                 linears.backward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * width)
                 try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             }
-            layerNormBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow, a.residual2, w.ln2w,
+            layerNormBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow,
+                              staging.widen(a.residual2, count: BT * C, as: .innerResidual), w.ln2w,
                               a.ln2Mean, a.ln2Rstd, N: BT, C: C)
             // Attention branch.
             dbranch = UnsafePointer(s.dresidual)
@@ -335,6 +342,8 @@ public final class GPT {
                               HS: dims.headSize)
             linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: 3 * width)
             try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
+            let residualIn = i == 0 ? acts.encoded
+                : staging.widen(acts.blocks[i - 1].residual3, count: BT * C, as: .blockResidual)
             layerNormBackward(s.dresidual, dw.ln1w, dw.ln1b, s.dnarrow, residualIn, w.ln1w,
                               a.ln1Mean, a.ln1Rstd, N: BT, C: C)
             blockDone(l)

@@ -9,8 +9,11 @@ public final class GPTActivations {
     let arena: Arena
 
     struct Block {
-        var ln1Mean, ln1Rstd, residual2: FloatPointer
-        var ln2Mean, ln2Rstd, residual3: FloatPointer
+        var ln1Mean, ln1Rstd, ln2Mean, ln2Rstd: FloatPointer
+        /// The residual stream between the block's two branches and after it, which the
+        /// LayerNorms' backward reads. The stage's last block keeps its output in fp32: the next
+        /// stage receives it and the final norm reads it.
+        var residual2, residual3: SavedTensor
         /// The linear layers' inputs, in the compute precision.
         var ln1, atty, ln2, fchGelu: SavedTensor
         /// qkv, attention probabilities and pre-GELU values, in the compute precision.
@@ -22,7 +25,6 @@ public final class GPTActivations {
     /// (B, T, C) the stage's input residual: the embeddings on the first stage, else what the
     /// previous stage sent.
     var encoded: FloatPointer
-    var branch: FloatPointer         // (B, T, C) a block branch's output before the residual add
     var blocks: [Block]
     // Head (last stage only): final norm, its output's gradient, per-row softmax statistics. The
     // logits are never kept: the head runs in blocks of rows (see GPTHead.swift).
@@ -37,35 +39,61 @@ public final class GPTActivations {
     /// allocated on first use.
     let sampledLogits = ScratchBuffer<Float>()
 
-    /// Which saved tensors are bf16: all but the residual stream and LayerNorm statistics under bf16
-    /// compute, except the experts' input (ln2 with experts), which the fp32 router reads.
+    /// Which saved tensors may be bf16 under bf16 compute: `all` the compute-sized ones (not the
+    /// stage's input and output, the LayerNorm statistics, the head's input gradient and losses);
+    /// `ln2` not with experts, whose fp32 router reads it.
     private static func bf16Inputs(dims: GPTDimensions, compute: ComputeType) -> (all: Bool, ln2: Bool) {
         (compute == .bf16, compute == .bf16 && dims.experts == nil)
     }
 
-    /// Floats of every buffer, in reservation order: the stage's two residual buffers, one block's
-    /// (the same for every block), and the head's (zeros off the last stage).
-    static func bufferSizes(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int, compute: ComputeType)
-        -> (stage: [Int], perBlock: [Int], tail: [Int]) {
+    /// One saved buffer: `count` values in bf16 or fp32; a bf16 one is computed and read back in
+    /// fp32 through its `role`'s working copy.
+    struct Buffer {
+        let count: Int, bf16: Bool, role: TensorStaging.Role?
+        var floats: Int { SavedTensor.floats(count, bf16: bf16) }
+    }
+
+    /// Every buffer, in reservation order: the stage's input, each block's (the same for every
+    /// block but the last, whose output stays fp32), and the head's (empty off the last stage).
+    static func buffers(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int, compute: ComputeType)
+        -> (stage: Buffer, blocks: [[Buffer]], tail: [Buffer]) {
         let tp = partition.tpSize, C = dims.nEmbd, BT = B * T
         let heads = dims.nHead / tp, width = C / tp
         let dense = dims.experts == nil ? BT * 4 * width : 0
         let bf16 = bf16Inputs(dims: dims, compute: compute)
-        func saved(_ count: Int, _ isBF16: Bool) -> Int { SavedTensor.floats(count, bf16: isBF16) }
-        let perBlock = [saved(BT * C, bf16.all), BT, BT, saved(BT * 3 * width, bf16.all), saved(B * heads * T * T, bf16.all),
-                        saved(BT * width, bf16.all), BT * C, saved(BT * C, bf16.ln2), BT, BT, saved(dense, bf16.all),
-                        saved(dense, bf16.all), BT * C]
-        let tail = partition.hasHead ? [saved(BT * C, bf16.all), BT, BT, BT * C, BT, BT] : [0, 0, 0, 0, 0, 0]
-        return ([BT * C, BT * C], perBlock, tail)
+        func half(_ count: Int, _ role: TensorStaging.Role) -> Buffer { Buffer(count: count, bf16: bf16.all, role: role) }
+        func full(_ count: Int) -> Buffer { Buffer(count: count, bf16: false, role: nil) }
+        let blocks = partition.layers.indices.map { i in
+            [half(BT * C, .linearInput), full(BT), full(BT), half(BT * 3 * width, .qkv),
+             half(B * heads * T * T, .attentionProbabilities), half(BT * width, .linearInput),
+             half(BT * C, .innerResidual), Buffer(count: BT * C, bf16: bf16.ln2, role: .linearInput), full(BT), full(BT),
+             half(dense, .preActivation), half(dense, .linearInput),
+             i < partition.layers.count - 1 ? half(BT * C, .blockResidual) : full(BT * C)]
+        }
+        let rows = partition.hasHead ? BT : 0
+        let tail = [half(rows * C, .linearInput), full(rows), full(rows), full(rows * C), full(rows), full(rows)]
+        return (full(BT * C), blocks, tail)
+    }
+
+    /// Floats of the fp32 working copies (`TensorStaging`) a forward and backward of B sequences
+    /// on `partition` need: per role, its largest bf16 tensor.
+    static func stagingFloats(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int, compute: ComputeType) -> Int {
+        let all = buffers(dims: dims, partition: partition, B: B, T: T, compute: compute)
+        var largest: [TensorStaging.Role: Int] = [:]
+        for buffer in all.blocks.joined() + all.tail where buffer.bf16 && buffer.count > 0 {
+            largest[buffer.role!] = max(largest[buffer.role!] ?? 0, buffer.count)
+        }
+        return largest.values.reduce(0, +)
     }
 
     /// Floats one microbatch of B sequences keeps on `partition` (what `byteCount / 4` comes to,
     /// routing records included), without allocating them.
     public static func floatCount(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int,
                                   compute: ComputeType = .fp32) -> Int {
-        let sizes = bufferSizes(dims: dims, partition: partition, B: B, T: T, compute: compute)
-        let block = sizes.perBlock.reduce(0, +) + RoutingRecord.floatCount(dims: dims, partition: partition, B: B, T: T)
-        return sizes.stage.reduce(0, +) + partition.layers.count * block + sizes.tail.reduce(0, +)
+        let all = buffers(dims: dims, partition: partition, B: B, T: T, compute: compute)
+        let routing = RoutingRecord.floatCount(dims: dims, partition: partition, B: B, T: T)
+        func floats(_ list: [Buffer]) -> Int { list.reduce(0) { $0 + $1.floats } }
+        return all.stage.floats + all.blocks.reduce(0) { $0 + floats($1) + routing } + floats(all.tail)
     }
 
     /// Floats the elementwise kernels pass over in one microbatch, for cost models: the saved
@@ -81,30 +109,25 @@ public final class GPTActivations {
         self.T = T
         let arena = Arena()
         self.arena = arena
-        let sizes = Self.bufferSizes(dims: dims, partition: partition, B: B, T: T, compute: compute)
-        let bf16 = Self.bf16Inputs(dims: dims, compute: compute)
-        let encodedID = arena.reserve(sizes.stage[0])
-        let branchID = arena.reserve(sizes.stage[1])
-        let blockIDs = partition.layers.map { _ in sizes.perBlock.map { arena.reserve($0) } }
-        let tailIDs = sizes.tail.map { arena.reserve($0) }
+        let all = Self.buffers(dims: dims, partition: partition, B: B, T: T, compute: compute)
+        let encodedID = arena.reserve(all.stage.floats)
+        let blockIDs = all.blocks.map { $0.map { arena.reserve($0.floats) } }
+        let tailIDs = all.tail.map { arena.reserve($0.floats) }
         let p = arena.allocate()
         encoded = p[encodedID]
-        branch = p[branchID]
-        blocks = blockIDs.map { ids in
-            func saved(_ k: Int, _ isBF16: Bool) -> SavedTensor { SavedTensor(p[ids[k]], floats: sizes.perBlock[k], bf16: isBF16) }
-            return Block(ln1Mean: p[ids[1]], ln1Rstd: p[ids[2]], residual2: p[ids[6]],
-                         ln2Mean: p[ids[8]], ln2Rstd: p[ids[9]], residual3: p[ids[12]],
-                         ln1: saved(0, bf16.all), atty: saved(5, bf16.all), ln2: saved(7, bf16.ln2),
-                         fchGelu: saved(11, bf16.all), qkv: saved(3, bf16.all), att: saved(4, bf16.all),
-                         fch: saved(10, bf16.all))
+        blocks = zip(blockIDs, all.blocks).map { ids, buffers in
+            func saved(_ k: Int) -> SavedTensor { SavedTensor(p[ids[k]], floats: buffers[k].floats, bf16: buffers[k].bf16) }
+            return Block(ln1Mean: p[ids[1]], ln1Rstd: p[ids[2]], ln2Mean: p[ids[8]], ln2Rstd: p[ids[9]],
+                         residual2: saved(6), residual3: saved(12), ln1: saved(0), atty: saved(5), ln2: saved(7),
+                         fchGelu: saved(11), qkv: saved(3), att: saved(4), fch: saved(10))
         }
-        lnf = SavedTensor(p[tailIDs[0]], floats: sizes.tail[0], bf16: bf16.all)
+        lnf = SavedTensor(p[tailIDs[0]], floats: all.tail[0].floats, bf16: all.tail[0].bf16)
         lnfMean = p[tailIDs[1]]; lnfRstd = p[tailIDs[2]]
         lnfGradient = p[tailIDs[3]]; lse = p[tailIDs[4]]; losses = p[tailIDs[5]]
     }
 
     /// The residual stream leaving the stage's last block (its input when it has no blocks).
-    var stageOutput: FloatPointer { blocks.last?.residual3 ?? encoded }
+    var stageOutput: FloatPointer { blocks.last?.residual3.fp32 ?? encoded }
 
     /// Bytes held, for memory reports.
     public var byteCount: Int {

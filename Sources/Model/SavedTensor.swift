@@ -50,9 +50,15 @@ final class TensorStaging {
         case qkv
         case attentionProbabilities
         case preActivation
+        /// The residual stream between a block's two branches, and after a block.
+        case innerResidual
+        case blockResidual
     }
 
     private let buffers = Role.allCases.map { _ in ScratchBuffer<Float>() }
+
+    /// Floats the working copies hold: for each role, the largest tensor kept or widened in it.
+    var floatCount: Int { buffers.reduce(0) { $0 + $1.capacity } }
 
     private func buffer(_ role: Role, _ count: Int) -> FloatPointer {
         buffers[Role.allCases.firstIndex(of: role)!].take(max(count, 1))

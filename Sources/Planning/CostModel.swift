@@ -154,7 +154,8 @@ public struct CostModel: Sendable {
     /// Bytes the busiest rank of `stage` holds: fp32 parameters and gradients (and their bf16 copy
     /// under bf16 compute), AdamW's two moments for the parameters it updates (a 1/dp share of the
     /// dense ones with ZeRO-1, 1/(dp/ep) of the experts), and the activations of the microbatches
-    /// the schedule keeps in flight there, and the head's block of logits.
+    /// the schedule keeps in flight there, and the buffers they share (the head's block of logits,
+    /// a branch output, working copies).
     func memoryBytes(_ layout: PlannedLayout, _ work: StageWork, stage: Int) -> Double {
         let d = layout.degrees
         let held = Double(work.denseParameters + work.expertParameters)

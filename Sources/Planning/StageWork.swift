@@ -14,7 +14,7 @@ struct StageWork {
     let forwardGemmFlops: Double
     /// Saved-for-backward floats of one microbatch, and the floats its elementwise kernels pass over.
     let activationFloats: Int, workFloats: Int
-    /// Floats of buffers shared by the microbatches (the head's block of logits).
+    /// Floats of buffers shared by the microbatches (the head's block of logits, working copies).
     let workspaceFloats: Int
 
     init(dims: GPTDimensions, layout: PlannedLayout, stage: Int, compute: ComputeType = .fp32) {
@@ -34,7 +34,7 @@ struct StageWork {
                                                      compute: compute)
         workFloats = GPTActivations.workFloats(dims: dims, partition: partition, B: d.microbatchSize, T: dims.blockSize,
                                                compute: compute)
-        workspaceFloats = GPT.headWorkspaceFloats(dims: dims, partition: partition, B: d.microbatchSize)
+        workspaceFloats = GPT.workspaceFloats(dims: dims, partition: partition, B: d.microbatchSize, compute: compute)
     }
 }
 

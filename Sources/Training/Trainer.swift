@@ -527,8 +527,11 @@ public final class Trainer {
         let head = GPTPartition(layout: Layout(degrees: d, rank: layout.rank(pp: d.pp - 1, dp: 0, tp: 0)), dims: model.dims)
         let headRows = GPT.headRows(dims: model.dims, partition: head, rows: d.microbatchSize * c.model.blockSize)
         let headBytes = 4 * GPT.headWorkspaceFloats(dims: model.dims, partition: head, B: d.microbatchSize)
+        let workBytes = 4 * GPT.workspaceFloats(dims: model.dims, partition: head, B: d.microbatchSize,
+                                                compute: c.precision.compute)
         let notes = (d.pp > 1 ? ["pipeline \(c.parallel.schedule.rawValue)"] : [])
-            + ["head logits \(formatBytes(Double(headBytes))) in blocks of \(headRows) rows"]
+            + ["working buffers \(formatBytes(Double(workBytes))), of which head logits \(formatBytes(Double(headBytes))) "
+                + "in blocks of \(headRows) rows"]
         lines.append("tessera: \(compute), activation memory per stage: \(stageMemory) (\(notes.joined(separator: "; ")))")
         lines += [
             "tessera: MFU against \(String(format: "%.1f", utilisation.peakGFLOPs)) GFLOP/s per rank "

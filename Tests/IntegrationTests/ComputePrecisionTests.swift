@@ -7,7 +7,8 @@ struct ComputePrecisionTests {
     static let bf16 = ["precision.compute=bf16"]
 
     /// Over 30 steps on one rank the bf16 curve (loss and gradient norm) stays within 5e-2 of
-    /// fp32's (measured: 1.5e-4 and 2.1e-2), is not fp32's, and the activations take less memory.
+    /// fp32's (measured: 1.1e-4 and 7.4e-3), is not fp32's, and the saved activations take about
+    /// half the memory (measured 0.54: the stage's input and output stay fp32).
     @Test func bf16TracksTheFp32CurveInLessActivationMemory() throws {
         let steps = ["train.steps=30"]
         let fp32 = Tessera.train(np: 1, overrides: steps, label: "compute-fp32")
@@ -16,7 +17,7 @@ struct ComputePrecisionTests {
         expectSameCurve(bf16, as: fp32, steps: 30, tolerance: 5e-2)
         #expect(bf16.losses != fp32.losses, "bf16 compute gave exactly the fp32 curve")
         let memory = (fp32: try #require(fp32.activationMemoryPerStage.first), bf16: try #require(bf16.activationMemoryPerStage.first))
-        #expect(memory.bf16 < 0.9 * memory.fp32, "activation memory \(memory.bf16) bytes in bf16, \(memory.fp32) in fp32")
+        #expect(memory.bf16 < 0.56 * memory.fp32, "activation memory \(memory.bf16) bytes in bf16, \(memory.fp32) in fp32")
     }
 
     /// bf16 compute keeps the determinism rule: data, tensor and pipeline parallel, and 16-bit

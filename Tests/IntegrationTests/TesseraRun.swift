@@ -26,7 +26,7 @@ struct TesseraRun {
     }
 
     /// Bytes of activations each pipeline stage allocated, in stage order, from the start-up line
-    /// `... activation memory per stage: 37.1 MiB, 37.8 MiB (pipeline 1f1b; head logits ...)`.
+    /// `... activation memory per stage: 37.1 MiB, 37.8 MiB (pipeline 1f1b; working buffers ...)`.
     var activationMemoryPerStage: [Double] {
         let marker = "activation memory per stage: "
         guard let line = stderr.split(separator: "\n").first(where: { $0.contains(marker) }),
