@@ -38,9 +38,9 @@ public final class GPT {
     /// The linear layers' products in the compute precision (`precision.compute`).
     let linears: LinearLayers
     /// fp32 working copies of the activations saved in bf16.
-    let staging = TensorStaging()
+    private let staging = TensorStaging()
     /// (B, T, C) a block branch's output before the residual add, during one forward.
-    let branchOutput = ScratchBuffer<Float>()
+    private let branchOutput = ScratchBuffer<Float>()
     /// One block of rows of the head's logits, and their softmax statistics (see GPTHead.swift).
     let headLogits = ScratchBuffer<Float>(), headStatistics = ScratchBuffer<Float>()
     /// Rows per head block; nil: `headRows`'s choice (tests set small blocks).
@@ -135,6 +135,20 @@ public final class GPT {
             for i in acts.blocks.indices { acts.blocks[i].routing = experts.makeRecord(B: B, T: dims.blockSize) }
         }
         return acts
+    }
+
+    /// Floats of the buffers one microbatch's training forward and backward work in and the
+    /// microbatches share: the head's block, a branch's output and, under bf16 compute, the fp32
+    /// working copies of the tensors saved in bf16.
+    public static func workspaceFloats(dims: GPTDimensions, partition: GPTPartition, B: Int, compute: ComputeType) -> Int {
+        let T = dims.blockSize
+        return headWorkspaceFloats(dims: dims, partition: partition, B: B) + B * T * dims.nEmbd
+            + GPTActivations.stagingFloats(dims: dims, partition: partition, B: B, T: T, compute: compute)
+    }
+
+    /// What `workspaceFloats` predicts, as allocated by the forward and backward passes so far.
+    public var workspaceFloatsHeld: Int {
+        headLogits.capacity + headStatistics.capacity + branchOutput.capacity + staging.floatCount
     }
 
     /// Router and local expert pointers of local block i inside `base` (values or gradients).

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Config
 import Kernels
 import MPI
 
@@ -26,20 +25,6 @@ extension GPT {
         guard partition.hasHead else { return 0 }
         let rows = headRows(dims: dims, partition: partition, rows: B * dims.blockSize)
         return rows * partition.vocabShard(dims) + 2 * rows
-    }
-
-    /// Floats of the buffers one microbatch's training forward and backward work in and the
-    /// microbatches share: the head's block, a branch's output and, under bf16 compute, the fp32
-    /// working copies of the tensors saved in bf16.
-    public static func workspaceFloats(dims: GPTDimensions, partition: GPTPartition, B: Int, compute: ComputeType) -> Int {
-        let T = dims.blockSize
-        return headWorkspaceFloats(dims: dims, partition: partition, B: B) + B * T * dims.nEmbd
-            + GPTActivations.stagingFloats(dims: dims, partition: partition, B: B, T: T, compute: compute)
-    }
-
-    /// What `workspaceFloats` predicts, as allocated by the forward and backward passes so far.
-    public var workspaceFloatsHeld: Int {
-        headLogits.capacity + headStatistics.capacity + branchOutput.capacity + staging.floatCount
     }
 
     private func rowsPerHeadBlock(_ BT: Int) -> Int {
