@@ -34,6 +34,8 @@ public enum CollectiveTransport: Sendable, Equatable {
 /// - shared memory, when the whole group is on one node: each rank converts the chunks it hands
 ///   out into its slot of a `SharedWindow` and owners read their peers' slots directly. This moves
 ///   each byte once, where MPI's shared-memory transport copies it into its own segment and out again.
+///   An all-reduce runs its segments as a pipeline with one synchronisation per segment (see
+///   `allReduceShared`).
 /// - point-to-point: n − 1 rounds of exchanges with the ranks s places ahead and behind; fp32
 ///   payloads go straight from and into the caller's buffer, 16-bit ones through staging.
 ///
@@ -48,7 +50,7 @@ public final class ShardedCollectives: @unchecked Sendable {
     private let exchange: Exchange
 
     private enum Exchange {
-        /// Each rank's slot holds two segments in the wire format (`slotHalf`).
+        /// Each rank's slot holds `regions` segments in the wire format.
         case sharedMemory(SharedWindow)
         case pointToPoint(PointToPointStaging)
     }
@@ -60,7 +62,7 @@ public final class ShardedCollectives: @unchecked Sendable {
         self.communicator = communicator
         self.format = format
         if transport == .automatic, communicator.size > 1,
-           let window = try Self.nodeWindow(communicator, slotBytes: 2 * Self.segment * format.bytes) {
+           let window = try Self.nodeWindow(communicator, slotBytes: Self.regions * Self.segment * format.bytes) {
             exchange = .sharedMemory(window)
         } else {
             exchange = .pointToPoint(PointToPointStaging(chunk: Self.segment / communicator.size + 1, format: format))
@@ -98,10 +100,15 @@ public final class ShardedCollectives: @unchecked Sendable {
     /// Replaces buffer[0..<count] by its element-wise sum over the group.
     public func allReduce(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         guard communicator.size > 1 else { return }
-        for start in stride(from: 0, to: count, by: Self.segment) {
-            let n = min(Self.segment, count - start)
-            try reduceScatterSegment(buffer + start, count: n, handOut: true)
-            try allGatherSegment(buffer + start, count: n, handedOut: true)
+        switch exchange {
+        case .sharedMemory(let window):
+            try allReduceShared(buffer, count: count, window)
+        case .pointToPoint(let staging):
+            for start in stride(from: 0, to: count, by: Self.segment) {
+                let n = min(Self.segment, count - start)
+                try reduceScatterPointToPoint(buffer + start, count: n, staging, handOut: true)
+                try allGatherPointToPoint(buffer + start, count: n, staging)
+            }
         }
     }
 
@@ -118,86 +125,116 @@ public final class ShardedCollectives: @unchecked Sendable {
     public func reduceScatter(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         guard communicator.size > 1 else { return }
         for start in stride(from: 0, to: count, by: Self.segment) {
-            try reduceScatterSegment(buffer + start, count: min(Self.segment, count - start), handOut: false)
+            let values = buffer + start, n = min(Self.segment, count - start)
+            switch exchange {
+            case .sharedMemory(let window):
+                let region = takeRegions(1)
+                publish(values, count: n, window, region: region)
+                try window.synchronize()
+                accumulate(values, count: n, window, region: region, handOut: false)
+            case .pointToPoint(let staging):
+                try reduceScatterPointToPoint(values, count: n, staging, handOut: false)
+            }
         }
     }
 
-    /// Every rank's owned elements of buffer[0..<count] sent to every rank.
+    /// Every rank's owned elements of buffer[0..<count] sent to every rank. 16-bit payloads: each
+    /// owner rounds its values once and keeps the rounded ones, as the all-reduce does.
     public func allGather(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws(MPIError) {
         guard communicator.size > 1 else { return }
         for start in stride(from: 0, to: count, by: Self.segment) {
-            try allGatherSegment(buffer + start, count: min(Self.segment, count - start), handedOut: false)
-        }
-    }
-
-    /// `handOut`: the all-gather of the same segment follows, so the owner's last addition also
-    /// rounds the sum to the wire format (the owner keeps the rounded value, so every rank ends
-    /// with the same numbers) and stages it for sending, in the same pass.
-    private func reduceScatterSegment(_ buffer: UnsafeMutablePointer<Float>, count: Int,
-                                      handOut: Bool) throws(MPIError) {
-        switch exchange {
-        case .sharedMemory(let window):
-            try reduceScatterShared(buffer, count: count, window, handOut: handOut)
-            if !handOut { flipSlotHalves() }
-        case .pointToPoint(let staging):
-            try reduceScatterPointToPoint(buffer, count: count, staging, handOut: handOut)
-        }
-    }
-
-    /// `handedOut`: the reduce-scatter before staged this rank's chunk already.
-    private func allGatherSegment(_ buffer: UnsafeMutablePointer<Float>, count: Int,
-                                  handedOut: Bool) throws(MPIError) {
-        let mine = chunk(communicator.rank, of: count)
-        switch exchange {
-        case .sharedMemory(let window):
-            if !handedOut {
-                let slot = slot(communicator.rank, of: window)
-                publish(buffer + mine.lowerBound, to: slot, at: mine.lowerBound, count: mine.count)
+            let values = buffer + start, n = min(Self.segment, count - start)
+            let mine = chunk(communicator.rank, of: n), owned = values + mine.lowerBound
+            switch exchange {
+            case .sharedMemory(let window):
+                let region = takeRegions(1)
+                let slot = slot(communicator.rank, of: window, region: region)
+                convert(owned, to: slot, at: mine.lowerBound, count: mine.count)
                 if case .half(let half) = format {
-                    convertFromHalf(half, halves(slot) + mine.lowerBound, buffer + mine.lowerBound, count: mine.count)
+                    convertFromHalf(half, halves(slot) + mine.lowerBound, owned, count: mine.count)
                 }
+                try window.synchronize()
+                gather(values, count: n, window, region: region)
+            case .pointToPoint(let staging):
+                if case .half(let half) = format {
+                    convertToHalf(half, owned, staging.sendHalves, count: mine.count)
+                    convertFromHalf(half, staging.sendHalves, owned, count: mine.count)
+                }
+                try allGatherPointToPoint(values, count: n, staging)
             }
-            try allGatherShared(buffer, count: count, window)
-            flipSlotHalves()
-        case .pointToPoint(let staging):
-            if !handedOut, case .half(let half) = format {
-                convertToHalf(half, buffer + mine.lowerBound, staging.sendHalves, count: mine.count)
-                convertFromHalf(half, staging.sendHalves, buffer + mine.lowerBound, count: mine.count)
-            }
-            try allGatherPointToPoint(buffer, count: count, staging)
         }
     }
 
     // MARK: Shared memory
 
-    /// Which half of every slot the current segment uses. Segments alternate halves, so a rank can
-    /// fill one half while its peers still read the other from the segment before: the
-    /// synchronisation inside the next segment, which every rank reaches only after its reads,
-    /// orders them, and no segment needs a closing one.
-    private var slotHalf = 0
+    /// Segments a slot holds. A segment's region is rewritten three segments later, and every
+    /// phase that reads it ends before a synchronisation that its rewriter passes first: with
+    /// three, the pipelined all-reduce needs one synchronisation per segment and no call needs a
+    /// closing one.
+    static let regions = 3
+    /// The region of the next segment; every segment of every call takes the next one.
+    private var nextRegion = 0
 
-    private func flipSlotHalves() { slotHalf ^= 1 }
-
-    private func slot(_ r: Int, of window: SharedWindow) -> UnsafeMutablePointer<UInt8> {
-        window.slot(r, as: UInt8.self) + slotHalf * (window.slotBytes / 2)
+    /// The regions of the next `count` segments start at the returned one.
+    private func takeRegions(_ count: Int) -> Int {
+        defer { nextRegion = (nextRegion + count) % Self.regions }
+        return nextRegion
     }
 
-    /// Each rank writes the chunks it hands out into its own slot, at the chunks' offsets; then
-    /// every owner adds its peers' slots over its chunk, from the rank one behind downwards
-    /// (`handOut`: the last addition also writes the rounded sum into the owner's own slot, at its
-    /// chunk, which no peer reads before the next synchronisation).
-    private func reduceScatterShared(_ buffer: UnsafeMutablePointer<Float>, count: Int,
-                                     _ window: SharedWindow, handOut: Bool) throws(MPIError) {
+    private func slot(_ r: Int, of window: SharedWindow, region: Int) -> UnsafeMutablePointer<UInt8> {
+        window.slot(r, as: UInt8.self) + (region % Self.regions) * (window.slotBytes / Self.regions)
+    }
+
+    /// All-reduce in segments, as a pipeline: step t hands out segment t's chunks, sums segment
+    /// t − 1's contributions and gathers segment t − 2's sums, then synchronises once. Each phase
+    /// reads what the step before wrote, and segment t's region is rewritten at step t + 3, after
+    /// the synchronisation that follows its last reader (step t + 2).
+    private func allReduceShared(_ buffer: UnsafeMutablePointer<Float>, count: Int,
+                                 _ window: SharedWindow) throws(MPIError) {
+        let segments = (count + Self.segment - 1) / Self.segment
+        guard segments > 0 else { return }
+        let first = takeRegions(segments)
+        func segment(_ j: Int) -> (UnsafeMutablePointer<Float>, Int, Int) {
+            (buffer + j * Self.segment, min(Self.segment, count - j * Self.segment), first + j)
+        }
+        for t in 0..<(segments + 2) {
+            if t >= 2 {
+                let (values, n, region) = segment(t - 2)
+                gather(values, count: n, window, region: region)
+            }
+            if t >= 1 && t <= segments {
+                let (values, n, region) = segment(t - 1)
+                accumulate(values, count: n, window, region: region, handOut: true)
+            }
+            if t < segments {
+                let (values, n, region) = segment(t)
+                publish(values, count: n, window, region: region)
+            }
+            if t <= segments { try window.synchronize() }
+        }
+    }
+
+    /// This rank's contributions to the other ranks' chunks of one segment, into its slot.
+    private func publish(_ buffer: UnsafeMutablePointer<Float>, count: Int, _ window: SharedWindow, region: Int) {
         let n = communicator.size, me = communicator.rank
-        let mine = chunk(me, of: count), sum = buffer + mine.lowerBound
-        let own = slot(me, of: window)
+        let own = slot(me, of: window, region: region)
         for s in 1..<n {
             let theirs = chunk((me + s) % n, of: count)
-            publish(buffer + theirs.lowerBound, to: own, at: theirs.lowerBound, count: theirs.count)
+            convert(buffer + theirs.lowerBound, to: own, at: theirs.lowerBound, count: theirs.count)
         }
-        try window.synchronize()
+    }
+
+    /// Adds the peers' published contributions to this rank's chunk, from the rank one behind
+    /// downwards. `handOut`: the last addition also rounds the sum to the wire format, keeps the
+    /// rounded value (so every rank ends with the same numbers) and writes it into this rank's
+    /// slot at its chunk, for `gather`; no peer reads that part of the region before then.
+    private func accumulate(_ buffer: UnsafeMutablePointer<Float>, count: Int, _ window: SharedWindow,
+                            region: Int, handOut: Bool) {
+        let n = communicator.size, me = communicator.rank
+        let mine = chunk(me, of: count), sum = buffer + mine.lowerBound
+        let own = slot(me, of: window, region: region)
         for s in 1..<n {
-            let peer = slot((me - s + n) % n, of: window), last = handOut && s == n - 1
+            let peer = slot((me - s + n) % n, of: window, region: region), last = handOut && s == n - 1
             switch format {
             case .fp32:
                 let values = floats(peer) + mine.lowerBound
@@ -221,14 +258,12 @@ public final class ShardedCollectives: @unchecked Sendable {
         }
     }
 
-    /// Every owner has written its chunk into its slot; each rank reads the others'.
-    private func allGatherShared(_ buffer: UnsafeMutablePointer<Float>, count: Int,
-                                 _ window: SharedWindow) throws(MPIError) {
+    /// Every owner's chunk of one segment, from its slot.
+    private func gather(_ buffer: UnsafeMutablePointer<Float>, count: Int, _ window: SharedWindow, region: Int) {
         let n = communicator.size, me = communicator.rank
-        try window.synchronize()
         for s in 1..<n {
             let from = (me - s + n) % n, theirs = chunk(from, of: count)
-            let peer = slot(from, of: window)
+            let peer = slot(from, of: window, region: region)
             switch format {
             case .fp32:
                 (buffer + theirs.lowerBound).update(from: floats(peer) + theirs.lowerBound, count: theirs.count)
@@ -239,7 +274,7 @@ public final class ShardedCollectives: @unchecked Sendable {
     }
 
     /// values[0..<count] into `slot` at element `offset`, in the wire format.
-    private func publish(_ values: UnsafeMutablePointer<Float>, to slot: UnsafeMutablePointer<UInt8>,
+    private func convert(_ values: UnsafeMutablePointer<Float>, to slot: UnsafeMutablePointer<UInt8>,
                          at offset: Int, count: Int) {
         switch format {
         case .fp32: (floats(slot) + offset).update(from: values, count: count)
