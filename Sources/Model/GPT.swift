@@ -226,9 +226,14 @@ public final class GPT {
             let qkv = staging.keep(a.qkv, count: BT * 3 * width, as: .qkv) {
                 linears.forward($0, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * width)
             }
+            // One sequence at a time, so the probabilities' working copy holds one sequence's.
+            let probabilities = heads * T * T
             staging.keep(a.atty, count: BT * width, as: .linearInput) { atty in
-                staging.keep(a.att, count: B * heads * T * T, as: .attentionProbabilities) {
-                    attentionForward(atty, $0, qkv, B: B, T: T, NH: heads, HS: dims.headSize)
+                for b in 0..<B {
+                    staging.keep(a.att.advanced(by: b * probabilities), count: probabilities, as: .attentionProbabilities) {
+                        attentionForward(atty + b * T * width, $0, qkv + b * T * 3 * width, B: 1, T: T, NH: heads,
+                                         HS: dims.headSize)
+                    }
                 }
             }
             // Branch outputs go to a separate buffer: an output aliasing an input would keep the
@@ -350,10 +355,13 @@ public final class GPT {
             }
             linears.backward(s.dnarrow, dw.attProjw, dw.attProjb, dbranch, a.atty, w.attProjw,
                              BT: BT, C: width, OC: C)
-            attentionBackward(s.dqkv, s.attention, s.dnarrow,
-                              staging.widen(a.att, count: B * heads * T * T, as: .attentionProbabilities),
-                              staging.widen(a.qkv, count: BT * 3 * width, as: .qkv), B: B, T: T, NH: heads,
-                              HS: dims.headSize)
+            let qkv = staging.widen(a.qkv, count: BT * 3 * width, as: .qkv), probabilities = heads * T * T
+            for b in 0..<B {
+                let att = staging.widen(a.att.advanced(by: b * probabilities), count: probabilities,
+                                        as: .attentionProbabilities)
+                attentionBackward(s.dqkv + b * T * 3 * width, s.attention, s.dnarrow + b * T * width, att,
+                                  qkv + b * T * 3 * width, B: 1, T: T, NH: heads, HS: dims.headSize)
+            }
             linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: 3 * width)
             try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             let residualIn = i == 0 ? acts.encoded

@@ -47,10 +47,19 @@ public final class GPTActivations {
     }
 
     /// One saved buffer: `count` values in bf16 or fp32; a bf16 one is computed and read back in
-    /// fp32 through its `role`'s working copy.
+    /// fp32 through its `role`'s working copy, `staged` values at a time (the attention
+    /// probabilities go one sequence at a time).
     struct Buffer {
         let count: Int, bf16: Bool, role: TensorStaging.Role?
+        var staged: Int
         var floats: Int { SavedTensor.floats(count, bf16: bf16) }
+
+        init(count: Int, bf16: Bool, role: TensorStaging.Role?, staged: Int? = nil) {
+            self.count = count
+            self.bf16 = bf16
+            self.role = role
+            self.staged = staged ?? count
+        }
     }
 
     /// Every buffer, in reservation order: the stage's input, each block's (the same for every
@@ -65,7 +74,8 @@ public final class GPTActivations {
         func full(_ count: Int) -> Buffer { Buffer(count: count, bf16: false, role: nil) }
         let blocks = partition.layers.indices.map { i in
             [half(BT * C, .linearInput), full(BT), full(BT), half(BT * 3 * width, .qkv),
-             half(B * heads * T * T, .attentionProbabilities), half(BT * width, .linearInput),
+             Buffer(count: B * heads * T * T, bf16: bf16.all, role: .attentionProbabilities, staged: heads * T * T),
+             half(BT * width, .linearInput),
              half(BT * C, .innerResidual), Buffer(count: BT * C, bf16: bf16.ln2, role: .linearInput), full(BT), full(BT),
              half(dense, .preActivation), half(dense, .linearInput),
              i < partition.layers.count - 1 ? half(BT * C, .blockResidual) : full(BT * C)]
@@ -76,12 +86,12 @@ public final class GPTActivations {
     }
 
     /// Floats of the fp32 working copies (`TensorStaging`) a forward and backward of B sequences
-    /// on `partition` need: per role, its largest bf16 tensor.
+    /// on `partition` need: per role, the most values of a bf16 tensor it holds at once.
     static func stagingFloats(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int, compute: ComputeType) -> Int {
         let all = buffers(dims: dims, partition: partition, B: B, T: T, compute: compute)
         var largest: [TensorStaging.Role: Int] = [:]
         for buffer in all.blocks.joined() + all.tail where buffer.bf16 && buffer.count > 0 {
-            largest[buffer.role!] = max(largest[buffer.role!] ?? 0, buffer.count)
+            largest[buffer.role!] = max(largest[buffer.role!] ?? 0, buffer.staged)
         }
         return largest.values.reduce(0, +)
     }
