@@ -38,13 +38,14 @@ struct SavedTensor {
     }
 }
 
-/// fp32 working copies of tensors saved in bf16, one per role, each as large as one layer needs:
-/// the forward pass computes a tensor here, keeps it rounded and goes on with the exact values;
-/// the backward pass widens it back here. With fp32 storage the tensor itself is used throughout.
-/// So bf16 storage costs one layer's fp32 copy, not one per layer.
+/// fp32 working copies of tensors saved in bf16, one per role, each as large as the most it holds
+/// at once (one layer's tensor; one sequence's attention probabilities): the forward pass computes
+/// a tensor here, keeps it rounded and goes on with the exact values; the backward pass widens it
+/// back here. With fp32 storage the tensor itself is used throughout. So bf16 storage costs one
+/// layer's fp32 copy, not one per layer.
 final class TensorStaging {
     /// What a working copy holds; tensors alive at the same time need different roles.
-    enum Role: CaseIterable {
+    enum Role: Int, CaseIterable {
         /// A linear layer's input while the layer producing it runs.
         case linearInput
         case qkv
@@ -61,7 +62,7 @@ final class TensorStaging {
     var floatCount: Int { buffers.reduce(0) { $0 + $1.capacity } }
 
     private func buffer(_ role: Role, _ count: Int) -> FloatPointer {
-        buffers[Role.allCases.firstIndex(of: role)!].take(max(count, 1))
+        buffers[role.rawValue].take(max(count, 1))
     }
 
     /// Runs `produce` on fp32 memory for `count` values and keeps them in `saved`; returns the exact
