@@ -44,7 +44,7 @@ public final class GPT {
     /// One block of rows of the head's logits, and their softmax statistics (see GPTHead.swift).
     let headLogits = ScratchBuffer<Float>(), headStatistics = ScratchBuffer<Float>()
     /// Rows per head block; nil: `headRows`'s choice (tests set small blocks).
-    public var headBlockRows: Int?
+    var headBlockRows: Int?
     /// Full logits gathered across the tensor group, for generation; allocated on first use.
     private var gatheredLogits: UnsafeMutablePointer<Float>?
 

@@ -1,5 +1,5 @@
 import Foundation
-import Model
+@testable import Model
 import Testing
 
 /// The head runs in blocks of rows and never keeps the (B·T, V) logits. Blocks must not change
