@@ -147,7 +147,7 @@ public final class GPT {
     }
 
     /// What `workspaceFloats` predicts, as allocated by the forward and backward passes so far.
-    public var workspaceFloatsHeld: Int {
+    var workspaceFloatsHeld: Int {
         headLogits.capacity + headStatistics.capacity + branchOutput.capacity + staging.floatCount
     }
 

@@ -51,7 +51,7 @@ public final class GPTActivations {
     /// probabilities go one sequence at a time).
     struct Buffer {
         let count: Int, bf16: Bool, role: TensorStaging.Role?
-        var staged: Int
+        let staged: Int
         var floats: Int { SavedTensor.floats(count, bf16: bf16) }
 
         init(count: Int, bf16: Bool, role: TensorStaging.Role?, staged: Int? = nil) {

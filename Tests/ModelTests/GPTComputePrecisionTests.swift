@@ -1,6 +1,6 @@
 import Config
 import Foundation
-import Model
+@testable import Model
 import Testing
 
 /// The whole model under bf16 compute against fp32 on the same parameters and batch: bf16 rounds
