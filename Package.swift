@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies point one way, in the order data flows:
-// MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels, Config;
+// FileSystem (no deps); MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels, Config;
 // Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; Planning → Model; tessera → Training, Planning.
 let package = Package(
     name: "Tessera",
@@ -29,19 +29,21 @@ let package = Package(
         .target(name: "COneDNN", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "COneDNN", "Random"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .target(name: "Config", dependencies: ["TOMLKit"]),
+        // Regular-file checks and bounded reads for every module that opens a user's file.
+        .target(name: "FileSystem"),
+        .target(name: "Config", dependencies: ["TOMLKit", "FileSystem"]),
         .target(name: "Parallel", dependencies: ["MPI", "Kernels", "Config"]),
         .target(name: "Model", dependencies: ["Parallel", "Kernels", "Config", "Random"]),
         // SentencePiece's C++ API behind a C header (libsentencepiece-dev).
         .target(name: "CSentencePiece",
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
-        .target(name: "Data", dependencies: ["Config", "Random", "CKernels", "CSentencePiece"]),
-        .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5", "CKernels"]),
-        .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config"]),
+        .target(name: "Data", dependencies: ["Config", "Random", "CKernels", "CSentencePiece", "FileSystem"]),
+        .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5", "CKernels", "FileSystem"]),
+        .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config", "FileSystem"]),
         // The cost model behind `tessera plan`: pure arithmetic over the model's and layout's sizes.
         .target(name: "Planning", dependencies: ["Model", "Parallel", "Config"]),
         .executableTarget(name: "tessera", dependencies: [
-            "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random", "Planning",
+            "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random", "Planning", "FileSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -58,7 +60,8 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model"]),
+        .testTarget(name: "FileSystemTests", dependencies: ["FileSystem"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model", "Config", "Checkpoint"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),
     ]

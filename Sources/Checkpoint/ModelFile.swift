@@ -72,26 +72,62 @@ public struct ModelFile: Equatable, Sendable {
     }
 
     /// Reads every dataset at the root of `path` as a float tensor, and the root attributes.
-    /// Throws if the file is missing, not HDF5, of another format version, or malformed.
+    /// Throws if the file is missing, not HDF5, of another format version, or malformed. For a file
+    /// of unknown origin, read through `ModelFileReader`, which sizes nothing from the file.
     public static func read(path: String) throws -> ModelFile {
-        let file = try H5File(reading: path)
-        let root = file.attributes
-        let version = try root.int64("format_version")
-        guard version == formatVersion else {
-            throw HDF5Error(operation: "read model file", file: path, object: "attribute 'format_version'",
-                            detail: "version \(version); this build reads version \(formatVersion)")
-        }
-        var attributes = ModelAttributes(step: try root.int64("step"), config: try root.string("config"))
-        for name in try root.names() where !reservedAttributes.contains(name) {
-            attributes.strings[name] = try root.string(name)
-        }
+        let reader = try ModelFileReader(path: path)
         var tensors: [String: LoadedTensor] = [:]
-        for name in try file.datasetNames() {
-            let dataset = try file.openDataset(name)
+        for name in try reader.file.datasetNames() {
+            let dataset = try reader.file.openDataset(name)
             tensors[name] = LoadedTensor(shape: dataset.shape, data: try dataset.read())
             try dataset.close()
         }
-        try file.close()
-        return ModelFile(tensors: tensors, attributes: attributes)
+        try reader.file.close()
+        return ModelFile(tensors: tensors, attributes: reader.attributes)
+    }
+}
+
+/// A `model.h5` opened for reading: its attributes at once, then each tensor on request, after its
+/// declared shape has been compared with the one the caller expects, so a file that declares a
+/// huge tensor never makes the reader allocate it.
+public final class ModelFileReader {
+    public let file: H5File
+    public let attributes: ModelAttributes
+
+    public init(path: String) throws {
+        file = try H5File(reading: path)
+        let root = file.attributes
+        let version = try root.int64("format_version")
+        guard version == ModelFile.formatVersion else {
+            throw HDF5Error(operation: "read model file", file: path, object: "attribute 'format_version'",
+                            detail: "version \(version); this build reads version \(ModelFile.formatVersion)")
+        }
+        var attributes = ModelAttributes(step: try root.int64("step"), config: try root.string("config"))
+        for name in try root.names() where !ModelFile.reservedAttributes.contains(name) {
+            attributes.strings[name] = try root.string(name)
+        }
+        self.attributes = attributes
+    }
+
+    /// The declared shape of tensor `name`, or nil when the file has none.
+    public func shape(of name: String) throws -> [Int]? {
+        guard try file.datasetNames().contains(name) else { return nil }
+        return try file.shape(of: name)
+    }
+
+    /// Reads tensor `name` into `buffer` when its declared shape is `shape`; throws otherwise.
+    public func read(_ name: String, shape: [Int], into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        let dataset: H5Dataset
+        do {
+            dataset = try file.openDataset(name)
+        } catch {
+            throw HDF5Error(operation: "read model file", file: file.path, object: "dataset '\(name)'", detail: "is missing")
+        }
+        defer { try? dataset.close() }
+        guard dataset.shape == shape else {
+            throw HDF5Error(operation: "read model file", file: file.path, object: "dataset '\(name)'",
+                            detail: "has shape \(dataset.shape); this model's is \(shape)")
+        }
+        try dataset.read(into: buffer)
     }
 }

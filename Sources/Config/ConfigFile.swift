@@ -1,19 +1,19 @@
-import Foundation
+import FileSystem
 
 /// Reads a config file as UTF-8 text, telling a missing file from an unreadable one.
 enum ConfigFile {
+    /// Configs are a few kilobytes; anything past this is not one.
+    static let sizeLimit = 1 << 24
+
     static func read(_ path: String) throws -> String {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-            throw ConfigError.fileNotFound(path: path)
+        let bytes: [UInt8]
+        do {
+            bytes = try readRegularFile(path, limit: sizeLimit)
+        } catch {
+            if FileKind.of(path) == .missing { throw ConfigError.fileNotFound(path: path) }
+            throw ConfigError.unreadableFile(path: path, reason: error.message)
         }
-        guard !isFolder.boolValue else {
-            throw ConfigError.unreadableFile(path: path, reason: "it is a folder")
-        }
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw ConfigError.unreadableFile(path: path, reason: "permission denied or I/O error")
-        }
-        guard let text = String(bytes: bytes, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError.unreadableFile(path: path, reason: "not valid UTF-8")
         }
         return text

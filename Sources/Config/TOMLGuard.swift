@@ -7,10 +7,28 @@
 /// Strings and comments are skipped, so their contents are never mistaken for these.
 enum TOMLGuard {
     static func check(_ text: String, source: String) throws {
+        if let (line, column, scalar) = firstControlCharacter(text) {
+            let code = "U+" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)
+            throw ConfigError.malformedTOML(source: source, line: line, column: column,
+                                            message: "control character \(code) is not allowed in TOML")
+        }
         var scanner = Scanner(scalars: Array(text.unicodeScalars))
         if let (line, column, message) = scanner.firstProblem() {
             throw ConfigError.malformedTOML(source: source, line: line, column: column, message: message)
         }
+    }
+
+    /// TOML allows no control character but tab, line feed and carriage return, in strings or out:
+    /// a NUL byte in a config is a damaged file, not a value.
+    private static func firstControlCharacter(_ text: String) -> (Int, Int, Unicode.Scalar)? {
+        var line = 1, column = 1
+        for scalar in text.unicodeScalars {
+            if (scalar.value < 0x20 && !"\t\n\r".unicodeScalars.contains(scalar)) || scalar.value == 0x7F {
+                return (line, column, scalar)
+            }
+            if scalar == "\n" { (line, column) = (line + 1, 1) } else { column += 1 }
+        }
+        return nil
     }
 
     private struct Scanner {
@@ -131,4 +149,8 @@ enum TOMLGuard {
             while index < scalars.count && condition(scalars[index]) { index += 1 }
         }
     }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

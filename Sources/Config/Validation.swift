@@ -9,59 +9,62 @@ extension TesseraConfig {
             }
         }
         try require(run.seed >= 0, "run.seed", run.seed, "must be at least 0")
-        try require(run.peakGflops >= 0, "run.peak_gflops", run.peakGflops,
-                    "must be at least 0 (0 = measure at start-up)")
+        try require(run.peakGflops >= 0 && run.peakGflops <= Limits.peakGflops, "run.peak_gflops", run.peakGflops,
+                    "must be in [0, \(Limits.peakGflops)] (0 = measure at start-up)")
+        try require(!run.dir.isEmpty, "run.dir", "\"\"", "must name a folder")
 
         try require(data.valFraction > 0 && data.valFraction < 1, "data.val_fraction", data.valFraction,
                     "must be in (0, 1)")
         try require(data.tokenizer != .sentencepiece || !data.tokenizerModel.isEmpty, "data.tokenizer_model",
                     "\"\"", "must name a SentencePiece .model when data.tokenizer = \"sentencepiece\"")
 
-        try require(model.nLayer >= 1, "model.n_layer", model.nLayer, "must be at least 1")
-        try require(model.nHead >= 1, "model.n_head", model.nHead, "must be at least 1")
-        try require(model.nEmbd >= 1, "model.n_embd", model.nEmbd, "must be at least 1")
+        try within(model.nLayer, 1, Limits.layers, "model.n_layer")
+        try within(model.nHead, 1, Limits.heads, "model.n_head")
+        try within(model.nEmbd, 1, Limits.embedding, "model.n_embd")
         try require(model.nEmbd % model.nHead == 0, "model.n_embd", model.nEmbd,
                     "must be divisible by model.n_head = \(model.nHead)")
-        try require(model.blockSize >= 1, "model.block_size", model.blockSize, "must be at least 1")
-        try require(model.vocabSize >= 0, "model.vocab_size", model.vocabSize,
-                    "must be at least 0 (0 = from the tokenizer)")
+        try within(model.blockSize, 1, Limits.blockSize, "model.block_size")
+        try within(model.vocabSize, 0, Limits.vocabulary, "model.vocab_size", "0 = from the tokenizer")
         try require(model.dropout >= 0 && model.dropout < 1, "model.dropout", model.dropout, "must be in [0, 1)")
-        try require(model.nExperts >= 0, "model.n_experts", model.nExperts, "must be at least 0 (0 = dense)")
+        try within(model.nExperts, 0, Limits.experts, "model.n_experts", "0 = dense")
         if model.nExperts > 0 {
             try require(model.topK >= 1 && model.topK <= model.nExperts, "model.top_k", model.topK,
                         "must be in [1, model.n_experts = \(model.nExperts)]")
         }
-        try require(model.capacityFactor > 0, "model.capacity_factor", model.capacityFactor, "must be positive")
-        try require(model.auxLossCoef >= 0, "model.aux_loss_coef", model.auxLossCoef, "must be at least 0")
+        try require(model.capacityFactor > 0 && model.capacityFactor <= Limits.capacityFactor, "model.capacity_factor",
+                    model.capacityFactor, "must be in (0, \(Limits.capacityFactor)]")
+        try require(model.auxLossCoef >= 0 && model.auxLossCoef <= Limits.coefficient, "model.aux_loss_coef",
+                    model.auxLossCoef, "must be in [0, \(Limits.coefficient)]")
 
-        try require(parallel.tp >= 1, "parallel.tp", parallel.tp, "must be at least 1")
-        try require(parallel.pp >= 1, "parallel.pp", parallel.pp, "must be at least 1")
-        try require(parallel.ep >= 1, "parallel.ep", parallel.ep, "must be at least 1")
-        try require(parallel.microbatches >= 1, "parallel.microbatches", parallel.microbatches,
-                    "must be at least 1")
+        try within(parallel.tp, 1, Limits.ranks, "parallel.tp")
+        try within(parallel.pp, 1, Limits.ranks, "parallel.pp")
+        try within(parallel.ep, 1, Limits.ranks, "parallel.ep")
+        try within(parallel.microbatches, 1, Limits.batch, "parallel.microbatches")
         try require(parallel.zero == 0 || parallel.zero == 1, "parallel.zero", parallel.zero, "must be 0 or 1")
 
         if case .fixed(let scale) = precision.lossScale {
-            try require(scale > 0 && scale.isFinite, "precision.loss_scale", scale,
-                        "must be \"dynamic\", \"none\" or a positive number")
+            try require(scale > 0 && scale <= Limits.lossScale, "precision.loss_scale", scale,
+                        "must be \"dynamic\", \"none\" or a number in (0, 2^24]")
         }
 
-        try require(train.batchSize >= 1, "train.batch_size", train.batchSize, "must be at least 1")
-        try require(train.steps >= 1, "train.steps", train.steps, "must be at least 1")
-        try require(train.lr > 0, "train.lr", train.lr, "must be positive")
+        try within(train.batchSize, 1, Limits.batch, "train.batch_size")
+        try within(train.steps, 1, Limits.steps, "train.steps")
+        try require(train.lr > 0 && train.lr <= Limits.learningRate, "train.lr", train.lr,
+                    "must be in (0, \(Limits.learningRate)]")
         try require(train.minLR >= 0 && train.minLR <= train.lr, "train.min_lr", train.minLR,
                     "must be in [0, train.lr = \(train.lr)]")
-        try require(train.warmupSteps >= 0, "train.warmup_steps", train.warmupSteps, "must be at least 0")
-        try require(train.lrDecaySteps >= 0, "train.lr_decay_steps", train.lrDecaySteps,
-                    "must be at least 0 (0 = train.steps)")
-        try require(train.weightDecay >= 0, "train.weight_decay", train.weightDecay, "must be at least 0")
+        try within(train.warmupSteps, 0, Limits.steps, "train.warmup_steps")
+        try within(train.lrDecaySteps, 0, Limits.steps, "train.lr_decay_steps", "0 = train.steps")
+        try require(train.weightDecay >= 0 && train.weightDecay <= Limits.coefficient, "train.weight_decay",
+                    train.weightDecay, "must be in [0, \(Limits.coefficient)]")
         try require(train.beta1 >= 0 && train.beta1 < 1, "train.beta1", train.beta1, "must be in [0, 1)")
         try require(train.beta2 >= 0 && train.beta2 < 1, "train.beta2", train.beta2, "must be in [0, 1)")
         try require(train.gradClip >= 0, "train.grad_clip", train.gradClip, "must be at least 0 (0 = off)")
-        try require(train.logEvery >= 1, "train.log_every", train.logEvery, "must be at least 1")
-        try require(train.evalEvery >= 0, "train.eval_every", train.evalEvery, "must be at least 0 (0 = off)")
-        try require(train.evalSteps >= 1, "train.eval_steps", train.evalSteps, "must be at least 1")
-        try require(train.dpoBeta > 0, "train.dpo_beta", train.dpoBeta, "must be positive")
+        try within(train.logEvery, 1, Limits.steps, "train.log_every")
+        try within(train.evalEvery, 0, Limits.steps, "train.eval_every", "0 = off")
+        try within(train.evalSteps, 1, Limits.evalBatches, "train.eval_steps")
+        try require(train.dpoBeta > 0 && train.dpoBeta <= Limits.coefficient, "train.dpo_beta", train.dpoBeta,
+                    "must be in (0, \(Limits.coefficient)]")
         if train.objective == .dpo {
             try require(!train.initFrom.isEmpty, "train.init_from", "\"\"",
                         "must name a checkpoint when train.objective = \"dpo\"")
@@ -69,9 +72,8 @@ extension TesseraConfig {
                         "must name a JSONL file when train.objective = \"dpo\"")
         }
 
-        try require(checkpoint.every >= 0, "checkpoint.every", checkpoint.every,
-                    "must be at least 0 (0 = only at the end)")
-        try require(checkpoint.keep >= 1, "checkpoint.keep", checkpoint.keep, "must be at least 1")
+        try within(checkpoint.every, 0, Limits.steps, "checkpoint.every", "0 = only at the end")
+        try within(checkpoint.keep, 1, Limits.keptCheckpoints, "checkpoint.keep")
 
         var names: Set<String> = []
         for (index, stage) in stages.enumerated() {
@@ -79,6 +81,12 @@ extension TesseraConfig {
             try require(names.insert(stage.name).inserted, "stage.name", "\"\(stage.name)\"",
                         "is used by more than one stage")
         }
+    }
+
+    /// Throws `key = value must be in [lowest, highest]` (with `note` in brackets) unless it is.
+    private func within(_ value: Int, _ lowest: Int, _ highest: Int, _ key: String, _ note: String? = nil) throws {
+        try require((lowest...highest).contains(value), key, value,
+                    "must be in [\(lowest), \(highest)]" + (note.map { " (\($0))" } ?? ""))
     }
 
     /// Throws `key = value rule` unless `condition` holds. Floats are checked finite first.

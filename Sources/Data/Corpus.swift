@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Config
+import FileSystem
 
 /// The tokenized training text, split nanoGPT-style: the first (1 − val_fraction) of the tokens
 /// train, the rest validate (train 1,003,854 / val 111,540 for tinyshakespeare at 0.1).
@@ -92,17 +93,26 @@ public struct Corpus: Sendable {
         }
         var segments: [ShardSegment] = [], start = 0
         for record in index.shards {
-            guard !record.file.contains("/"), let crc = record.checksum else {
-                throw DataError.badIndex(path: indexPath, reason: "bad shard entry '\(record.file)' (\(record.crc32c))")
+            guard isPlainFileName(record.file) else {
+                throw DataError.badIndex(path: indexPath, reason: "shard file '\(record.file)' is not a plain file name in the folder")
+            }
+            guard let crc = record.checksum else {
+                throw DataError.badIndex(path: indexPath, reason: "shard '\(record.file)' has crc32c '\(record.crc32c)', not 0x and 8 hex digits")
+            }
+            guard record.tokens >= 0 else {
+                throw DataError.badIndex(path: indexPath, reason: "shard '\(record.file)' records \(record.tokens) tokens")
             }
             let file = try MappedFile(path: folder + "/" + record.file)
             let payload = try TokenShard.validate(file, tokens: record.tokens, width: width, crc: crc, vocabSize: index.vocabSize)
             segments.append(ShardSegment(file: file, payload: payload, width: width, start: start, count: record.tokens))
             start += record.tokens
         }
-        guard start == index.tokens, index.trainTokens >= 0, index.trainTokens + index.valTokens == start else {
-            throw DataError.badIndex(path: indexPath, reason: "its shards hold \(start) tokens, but it records \(index.tokens) "
-                + "(train \(index.trainTokens) + val \(index.valTokens))")
+        guard start == index.tokens else {
+            throw DataError.badIndex(path: indexPath, reason: "its shards hold \(start) tokens, but it records \(index.tokens)")
+        }
+        guard index.trainTokens >= 0, index.valTokens >= 0, index.trainTokens <= start, index.valTokens == start - index.trainTokens else {
+            throw DataError.badIndex(path: indexPath, reason: "train_tokens \(index.trainTokens) + val_tokens \(index.valTokens) "
+                + "do not add up to its \(start) tokens")
         }
         try Corpus.checkSplits(path: folder, train: index.trainTokens, val: index.valTokens, blockSize: blockSize)
         self.init(path: folder, tokenizer: DocumentTokenizer(base: base),

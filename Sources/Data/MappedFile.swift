@@ -12,13 +12,16 @@ final class MappedFile: @unchecked Sendable {
 
     init(path: String) throws(DataError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY)
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw errno == ENOENT ? .fileNotFound(path: path) : .unreadable(path: path, reason: systemReason())
         }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw .unreadable(path: path, reason: systemReason()) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw .unreadable(path: path, reason: "not a regular file (a folder, FIFO, socket or device)")
+        }
         let size = Int(info.st_size)
         guard size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)

@@ -63,18 +63,25 @@ public enum TokenShard {
         }
         let version = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
         let width = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
-        let count = Int(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+        let headerCount = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
         let crc = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: UInt32.self))
         guard version == Self.version else { throw .badShard(path: path, reason: "format version \(version), this Tessera reads \(Self.version)") }
         guard width == expectedWidth else { throw .badShard(path: path, reason: "\(width)-byte ids, the index says \(expectedWidth)") }
-        guard count == expectedCount else { throw .badShard(path: path, reason: "\(count) tokens in its header, the index says \(expectedCount)") }
-        guard bytes.count == headerSize + count * width else {
-            throw .badShard(path: path, reason: "\(bytes.count) bytes, expected \(headerSize + count * width) for \(count) tokens (truncated?)")
+        guard headerCount == UInt64(expectedCount) else {
+            throw .badShard(path: path, reason: "\(headerCount) tokens in its header, the index says \(expectedCount)")
+        }
+        // The file's own size bounds the count before any product is formed from it.
+        let count = expectedCount
+        guard (bytes.count - headerSize) % width == 0, (bytes.count - headerSize) / width == count else {
+            throw .badShard(path: path, reason: "\(bytes.count) bytes cannot hold the header and \(count) \(width)-byte tokens (truncated?)")
         }
         let payload = bytes.baseAddress! + headerSize
         let actual = tessera_crc32c(0, payload, count * width)
-        guard actual == expectedCRC, actual == crc else {
+        guard actual == expectedCRC else {
             throw .checksumMismatch(path: path, expected: expectedCRC, actual: actual)
+        }
+        guard actual == crc else {
+            throw .badShard(path: path, reason: "its header records CRC-32C \(hex(crc)), but its tokens' is \(hex(actual)) (the index agrees with the tokens); prepare it again")
         }
         let limit = UInt32(vocabSize)
         for i in 0..<count {

@@ -149,74 +149,30 @@ extension Trainer {
     /// `train.init_from`), leaving moments, step and loss scale as they are.
     public func loadCheckpoint(folder: String, manifest: CheckpointManifest, parametersOnly: Bool = false) throws {
         let store = model.store
-        let needed = Set(store.specs.map(\.name))
-        var sources: [String: [(shard: ShardRecord, record: DatasetRecord)]] = [:]
-        for shard in manifest.shards {
-            for record in shard.datasets where needed.contains(record.name) {
-                sources["\(record.kind.rawValue):\(record.name)", default: []].append((shard, record))
-            }
-        }
+        let saved = SavedTensors(folder: folder, manifest: manifest)
         // Every shard is checked by some rank, those this rank reads by itself too, so damage
         // anywhere stops the resume.
         let world = groups.world
-        var verified: Set<String> = []
         for (i, shard) in manifest.shards.enumerated() where i % world.size == world.rank {
-            try ShardFile.verify(shard, in: folder)
-            verified.insert(shard.file)
-        }
-        var files: [String: H5File] = [:]
-        defer { files.values.forEach { try? $0.close() } }
-        func open(_ shard: ShardRecord) throws -> H5File {
-            if let file = files[shard.file] { return file }
-            if !verified.contains(shard.file) { try ShardFile.verify(shard, in: folder) }
-            let file = try H5File(reading: folder + "/" + shard.file)
-            files[shard.file] = file
-            return file
-        }
-        /// The full logical tensor of `name` assembled from every saved slice of `kind`; nil when
-        /// the checkpoint has none (moments of a run that never stepped).
-        func assemble(_ kind: DatasetRecord.Kind, _ spec: ParameterSpec) throws -> [Float]? {
-            guard let slices = sources["\(kind.rawValue):\(spec.name)"] else { return nil }
-            var full = [Float](repeating: .nan, count: spec.globalCount)
-            for (shard, record) in slices {
-                var values = [Float](repeating: 0, count: record.count)
-                try values.withUnsafeMutableBufferPointer { try ShardFile.read(record, from: try open(shard), into: $0) }
-                let source = ParameterSpec(name: record.name, globalShape: record.globalShape, initializer: .zeros,
-                                           decays: false, splitDim: record.splitDim, parts: record.parts,
-                                           shard: record.shard, shards: record.shards, paddedRows: record.paddedRows)
-                // Local index → position in the dataset, through the recorded ranges.
-                var position = [Int](repeating: -1, count: source.localCount), at = 0
-                for pair in record.ranges {
-                    for local in pair[0]..<pair[1] { position[local] = at; at += 1 }
-                }
-                source.forEachGlobalIndex { local, global in
-                    if position[local] >= 0 { full[global] = values[position[local]] }
-                }
-            }
-            return full
+            try saved.verify(shard)
         }
         for (i, spec) in store.specs.enumerated() {
             let range = store.range(of: i)
             var globalOf = [Int](repeating: -1, count: spec.localCount)  // padding rows stay -1
             spec.forEachGlobalIndex { local, global in globalOf[local] = global }
-            guard let values = try assemble(.parameter, spec) else {
-                throw CheckpointError.corrupt(folder, "has no saved values of '\(spec.name)'")
-            }
+            let values = try saved.parameter(spec)
             for local in 0..<spec.localCount where globalOf[local] >= 0 {
                 store.values[range.lowerBound + local] = values[globalOf[local]]
             }
             for (kind, moments) in [(DatasetRecord.Kind.firstMoment, optimizer.m), (.secondMoment, optimizer.v)]
             where !parametersOnly {
-                guard let saved = try assemble(kind, spec) else { continue }
+                guard let savedMoments = try saved.assemble(kind, spec) else { continue }
                 for run in optimizer.ownedRuns(in: range) {
                     for flat in run.range {
                         let global = globalOf[flat - range.lowerBound]
-                        moments[run.moments + flat - run.range.lowerBound] = global >= 0 ? saved[global] : 0
+                        moments[run.moments + flat - run.range.lowerBound] = global >= 0 ? savedMoments[global] : 0
                     }
                 }
-            }
-            if range.contains(where: { store.values[$0].isNaN }) {
-                throw CheckpointError.corrupt(folder, "does not cover every element of '\(spec.name)'")
             }
         }
         model.parametersChanged()

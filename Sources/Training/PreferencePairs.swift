@@ -1,4 +1,5 @@
 import Data
+import FileSystem
 import Foundation
 
 /// Preference pairs for DPO, encoded: for every JSONL line `{"prompt", "chosen", "rejected"}` two
@@ -17,8 +18,11 @@ struct PreferencePairs {
     var validationCount: Int { count < 2 ? 0 : max(1, count / 10) }
 
     init(path: String, tokenizer: any Tokenizer, blockSize T: Int) throws {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw SetupError("data.preferences: cannot read '\(path)' as UTF-8 text")
+        let text: String
+        do {
+            text = try readUTF8File(path, limit: Int.max)
+        } catch {
+            throw SetupError("data.preferences: '\(path)' \(error.message)")
         }
         self.T = T
         var tokens: [Int32] = [], targets: [Int32] = [], mask: [Float] = []

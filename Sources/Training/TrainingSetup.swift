@@ -21,6 +21,8 @@ public struct TrainingSetup: Sendable {
         let degrees = try config.validateLayout(worldSize: worldSize)
         let corpus = try Corpus(config: config)
         let dims = try dimensions(config: config, corpus: corpus)
+        try MemoryGate(training: dims, tp: degrees.tp, pp: degrees.pp, dp: degrees.dp, ep: degrees.ep,
+                       zero: config.parallel.zero == 1, microbatchSize: degrees.microbatchSize).check()
         var preferences: PreferencePairs?
         if config.train.objective == .dpo {
             guard degrees.microbatchSize % 2 == 0 else {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Checkpoint
+import FileSystem
 import Foundation
+import Training
 
 /// `tessera ckpt inspect|verify PATH`: PATH is a checkpoint folder or a run directory (its latest).
 struct Ckpt: ParsableCommand {
@@ -67,22 +69,22 @@ struct Ckpt: ParsableCommand {
 
         func run() throws {
             let (folder, manifest) = try Ckpt.open(path)
+            // What resuming checks: every shard's size and checksum, then every tensor assembled
+            // from its slices, parameters whole, every value finite.
+            let saved = SavedTensors(folder: folder, manifest: manifest)
             var problems: [String] = []
             for shard in manifest.shards {
-                do {
-                    try ShardFile.verify(shard, in: folder)
-                    let file = try H5File(reading: folder + "/" + shard.file)
-                    defer { try? file.close() }
-                    for record in shard.datasets {
-                        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: record.count)
-                        defer { buffer.deallocate() }
-                        try ShardFile.read(record, from: file, into: buffer)
-                    }
-                } catch {
-                    problems.append("\(error)")
-                }
+                do { try saved.verify(shard) } catch { problems.append("\(error)") }
             }
-            if !FileManager.default.fileExists(atPath: folder + "/model.h5") { problems.append("\(folder)/model.h5 is missing") }
+            if problems.isEmpty {
+                do { try saved.verifyAll() } catch { problems.append("\(error)") }
+            }
+            let model = folder + "/model.h5"
+            switch FileKind.of(model) {
+            case .regular: break
+            case .missing: problems.append("\(model) is missing")
+            case let kind: problems.append("\(model) is \(kind.phrase), not the model file")
+            }
             guard problems.isEmpty else {
                 for problem in problems { printError(problem) }
                 throw ExitCode(1)

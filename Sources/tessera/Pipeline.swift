@@ -63,9 +63,9 @@ struct Pipeline: ParsableCommand {
         try MPIEnvironment.finalize()
     }
 
-    /// The step of the checkpoint `latest` names in run directory `dir`, if any.
+    /// The step of the newest complete checkpoint in run directory `dir`, if any.
     static func savedStep(_ dir: String) -> Int? {
-        guard let folder = try? CheckpointFolder(runDirectory: dir).latest(),
+        guard let folder = try? CheckpointFolder(runDirectory: dir).newest()?.folder,
               let manifest = try? CheckpointFolder.manifest(in: folder) else { return nil }
         return manifest.step
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileSystem
 import Foundation
 import Training
 
@@ -67,37 +68,52 @@ struct Prefer: ParsableCommand {
         }
     }
 
+    /// The largest prompts or pairs file read.
+    static let fileLimit = 1 << 30
+
+    /// `--out` opened for appending, with the prompts its pairs already answer (from an earlier
+    /// session). An existing file must be JSONL of objects; one whose last line lacks its newline
+    /// gets one first, so a new record never joins the old text.
+    func openOutput() throws -> (Set<String>, FileHandle) {
+        var answered = Set<String>()
+        var endsMidLine = false
+        if FileKind.of(out) == .missing {
+            guard FileManager.default.createFile(atPath: out, contents: nil) else {
+                throw SetupError("cannot create --out \(out)")
+            }
+        } else {
+            let text = try readUTF8File(out, limit: Self.fileLimit)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where !line.allSatisfy(\.isWhitespace) {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    throw SetupError("--out \(out) line \(number + 1) is not a JSON object: give a JSONL file of "
+                        + "preference pairs to extend, or a new file")
+                }
+                if let prompt = object["prompt"] as? String { answered.insert(prompt) }
+            }
+            endsMidLine = !text.isEmpty && !text.hasSuffix("\n")
+        }
+        guard let handle = FileHandle(forWritingAtPath: out) else { throw SetupError("cannot write --out \(out)") }
+        try handle.seekToEnd()
+        if endsMidLine { try handle.write(contentsOf: Data("\n".utf8)) }
+        return (answered, handle)
+    }
+
     func run() throws {
         let sampler: TextSampler
         let lines: [String]
+        let answered: Set<String>
+        let handle: FileHandle
         do {
             sampler = try TextSampler(path: checkpoint)
-            lines = try String(contentsOfFile: prompts, encoding: .utf8).split(separator: "\n")
+            lines = try readUTF8File(prompts, limit: Self.fileLimit).split(separator: "\n")
                 .map { $0.replacingOccurrences(of: "\\n", with: "\n") }.filter { !$0.isEmpty }
+            (answered, handle) = try openOutput()
         } catch {
-            printError("\(error)")
-            throw ExitCode(2)
-        }
-        // Prompts answered in an earlier session.
-        var answered = Set<String>()
-        if let existing = try? String(contentsOfFile: out, encoding: .utf8) {
-            for line in existing.split(separator: "\n") {
-                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                   let prompt = object["prompt"] as? String { answered.insert(prompt) }
-            }
-        }
-        if !FileManager.default.fileExists(atPath: out) {
-            guard FileManager.default.createFile(atPath: out, contents: nil) else {
-                printError("cannot create --out \(out)")
-                throw ExitCode(2)
-            }
-        }
-        guard let handle = FileHandle(forWritingAtPath: out) else {
-            printError("cannot write --out \(out)")
+            printError(describe(error))
             throw ExitCode(2)
         }
         defer { try? handle.close() }
-        try handle.seekToEnd()
         var recorded = 0, skipped = 0
         for (i, prompt) in lines.enumerated() where !answered.contains(prompt) {
             let samples = try [0, 1].map { side in

@@ -12,6 +12,12 @@ struct Tessera: ParsableCommand {
     /// Exit codes per the contract: 2 for bad usage (ArgumentParser's own would be 64), printed by
     /// one rank only, since every rank parses the same command line.
     static func main() {
+        if let (index, repaired) = argumentNotUTF8() {
+            if launchRank == 0 {
+                printError("command-line argument \(index) ('\(repaired)') is not valid UTF-8; Tessera reads file names as UTF-8")
+            }
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -30,6 +36,19 @@ struct Tessera: ParsableCommand {
             Foundation.exit(2)
         }
     }
+}
+
+/// The first argument whose bytes are not UTF-8, with its position and its repaired spelling:
+/// Swift's arguments replace such bytes by U+FFFD, so a file whose name holds them would otherwise
+/// be reported as missing although it exists.
+private func argumentNotUTF8() -> (Int, String)? {
+    for index in 1..<Int(CommandLine.argc) {
+        guard let pointer = CommandLine.unsafeArgv[index] else { continue }
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self),
+                                        count: strlen(pointer))
+        if String(validating: bytes, as: UTF8.self) == nil { return (index, String(decoding: bytes, as: UTF8.self)) }
+    }
+    return nil
 }
 
 /// This process's rank as told by the launcher's environment, known before MPI starts.
@@ -68,11 +87,11 @@ private extension Array where Element == String {
 /// failure every rank saw alike is reported once, and the ranks finish MPI together.
 func abortJob(_ world: Communicator, _ error: any Error) -> Never {
     if let error = error as? RunError, error.seenByEveryRank {
-        if world.rank == 0 { printError("\(error)") }
+        if world.rank == 0 { printError(describe(error)) }
         try? MPIEnvironment.finalize()
         Foundation.exit(1)
     }
-    printError("rank \(world.rank): \(error)")
+    printError("rank \(world.rank): \(describe(error))")
     if world.size == 1 {
         try? MPIEnvironment.finalize()
         Foundation.exit(1)

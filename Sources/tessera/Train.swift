@@ -3,6 +3,7 @@ import Foundation
 import MPI
 import Parallel
 import Checkpoint
+import FileSystem
 import Training
 
 struct Train: ParsableCommand {
@@ -34,13 +35,30 @@ struct Train: ParsableCommand {
         do {
             setup = try TrainingSetup.load(configPath: config, overrides: overrides, worldSize: world.size)
         } catch {
-            failure = "\(error)"
+            failure = describe(error)
         }
         try agreeOrExit(world, failure)
 
+        // Rank 0 makes and locks the run directory before reading its checkpoints, so that a second
+        // run on the same folder stops here (`--check` creates nothing: it only looks for a holder).
+        var runDirectory: RunDirectory?
+        if world.rank == 0 {
+            do {
+                if check {
+                    try RunDirectory.checkFree(setup!.config.run.dir)
+                } else {
+                    runDirectory = try RunDirectory(path: setup!.config.run.dir, command: "tessera train")
+                }
+            } catch {
+                failure = describe(error)
+            }
+        }
+        try agreeOrExit(world, failure)
+        defer { withExtendedLifetime(runDirectory) {} }
+
         // The checkpoint to resume: found and checked against this model by rank 0, its manifest
         // then shared, so that a bad one stops every rank before any work.
-        let resumed = try agreedCheckpoint(world, setup: setup!) { try checkpointFolder(runDirectory: $0.config.run.dir) }
+        let resumed = try agreedCheckpoint(world, setup: setup!) { try resumePoint($0) }
         // `train.init_from` gives the starting weights (for DPO also its frozen reference).
         let initial = setup!.config.train.initFrom.isEmpty ? nil
             : try agreedCheckpoint(world, setup: setup!) { try CheckpointFolder.resolve($0.config.train.initFrom) }
@@ -89,20 +107,36 @@ struct Train: ParsableCommand {
     }
 
     /// The checkpoint folder `--resume` asks for: none (`never`, or `auto` without one), the run's
-    /// `latest` (`auto`), or PATH, a checkpoint folder or a run directory whose latest is meant.
-    func checkpointFolder(runDirectory: String) throws -> String? {
+    /// newest complete checkpoint (`auto`), or PATH, a checkpoint folder or a run directory whose
+    /// newest is meant. Refused when the run's own folder holds a checkpoint newer than where this
+    /// run starts, which it would overwrite, or when the checkpoint is past train.steps.
+    func resumePoint(_ setup: TrainingSetup) throws -> String? {
+        let own = CheckpointFolder(runDirectory: setup.config.run.dir)
+        var folder: String?
         switch resume {
         case "never":
-            return nil
+            break
         case "auto":
-            return try CheckpointFolder(runDirectory: runDirectory).latest()
-        default:
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: resume, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw CheckpointError.invalid(resume, "does not exist (--resume)")
+            if let (newest, note) = try own.newest() {
+                if let note { FileHandle.standardError.write(Data("tessera: \(note); resuming from it\n".utf8)) }
+                folder = newest
             }
-            return try CheckpointFolder.resolve(resume)
+        default:
+            guard FileKind.of(resume).isFolder else {
+                throw CheckpointError.invalid(resume, FileKind.of(resume) == .missing ? "does not exist (--resume)" : "is not a folder (--resume)")
+            }
+            folder = try CheckpointFolder.resolve(resume)
         }
+        let start = try folder.map { try CheckpointFolder.manifest(in: $0).step } ?? 0
+        if let newer = try own.completeSteps().last, newer > start {
+            throw SetupError("run.dir '\(setup.config.run.dir)' holds checkpoint \(CheckpointFolder.name(step: newer)), newer than "
+                + "this run's start at step \(start), and would overwrite it; resume it (--resume auto), or move it away")
+        }
+        guard start <= setup.config.train.steps else {
+            throw SetupError("the checkpoint \(folder!) is at step \(start), past train.steps = \(setup.config.train.steps); "
+                + "raise train.steps to continue it")
+        }
+        return folder
     }
 
     /// The checkpoint `find` names, found and checked against this model by rank 0 and its manifest
@@ -119,7 +153,7 @@ struct Train: ParsableCommand {
                 }
             } catch {
                 if case CheckpointError.corrupt = error { code = 1 }
-                failure = "\(error)"
+                failure = describe(error)
             }
         }
         try agreeOrExit(world, failure, code: code)

@@ -72,7 +72,7 @@ import Testing
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cfg-\(UUID())")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
-    #expect(throws: ConfigError.unreadableFile(path: folder.path, reason: "it is a folder")) {
+    #expect(throws: ConfigError.unreadableFile(path: folder.path, reason: "is a folder, not a file")) {
         try TesseraConfig.load(path: folder.path)
     }
     let binary = folder.appendingPathComponent("bad.toml")
@@ -80,6 +80,29 @@ import Testing
     #expect(throws: ConfigError.unreadableFile(path: binary.path, reason: "not valid UTF-8")) {
         try TesseraConfig.load(path: binary.path)
     }
+}
+
+/// A NUL byte (or any control character but tab, LF and CR) makes the file malformed TOML, named
+/// with its line and column; before, toml++ accepted it.
+@Test(arguments: ["[train]\nsteps = 3\u{0}\n", "[train]\nname = \"a\u{1}b\"\n", "[train]\n# \u{7F}\n"])
+func controlCharactersAreMalformedTOML(_ text: String) throws {
+    let error = try parseError(text)
+    guard case .malformedTOML(_, let line, _, let message) = error else {
+        Issue.record("\(error)")
+        return
+    }
+    #expect(line == 2 && message.hasPrefix("control character U+00"), "\(error)")
+}
+
+/// A FIFO would block the reader and a device never end: only regular files are read.
+@Test func aFIFOIsUnreadableAtOnce() throws {
+    let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cfg-fifo-\(UUID())").path
+    #expect(mkfifo(fifo, 0o600) == 0)
+    defer { unlink(fifo) }
+    let error = try #require(throws: ConfigError.self) { try TesseraConfig.load(path: fifo) }
+    #expect(error.description.contains("not a regular file"), "\(error)")
+    let device = try #require(throws: ConfigError.self) { try TesseraConfig.load(path: "/dev/zero") }
+    #expect(device.description.contains("not a regular file"), "\(device)")
 }
 
 @Test func loadReadsAFileAndAppliesOverrides() throws {

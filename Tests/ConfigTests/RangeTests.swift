@@ -47,6 +47,36 @@ private let outOfRange: [([String], String)] = [
     (["train.dpo_beta=0"], "train.dpo_beta"),
     (["checkpoint.every=-1"], "checkpoint.every"),
     (["checkpoint.keep=0"], "checkpoint.keep"),
+    // Upper bounds: every sized key, just past its limit and at 2^63 − 1 (products of these sized
+    // buffers and counters: each overflowed or exhausted memory before it had a bound).
+    (["model.n_layer=1025"], "model.n_layer"),
+    (["model.n_head=1025"], "model.n_head"),
+    (["model.n_embd=65537"], "model.n_embd"),
+    (["model.block_size=1048577"], "model.block_size"),
+    (["model.vocab_size=16777217"], "model.vocab_size"),
+    (["model.n_experts=1025"], "model.n_experts"),
+    (["model.n_experts=2", "model.capacity_factor=1e300"], "model.capacity_factor"),
+    (["model.aux_loss_coef=1e300"], "model.aux_loss_coef"),
+    (["parallel.tp=1048577"], "parallel.tp"),
+    (["parallel.pp=9223372036854775807"], "parallel.pp"),
+    (["parallel.ep=9223372036854775807"], "parallel.ep"),
+    (["parallel.microbatches=1048577"], "parallel.microbatches"),
+    (["precision.loss_scale=1e300"], "precision.loss_scale"),
+    (["train.batch_size=1048577"], "train.batch_size"),
+    (["train.steps=100000000"], "train.steps"),
+    (["train.steps=9223372036854775807"], "train.steps"),
+    (["train.lr=1e300"], "train.lr"),
+    (["train.warmup_steps=100000000"], "train.warmup_steps"),
+    (["train.lr_decay_steps=100000000"], "train.lr_decay_steps"),
+    (["train.weight_decay=1e300"], "train.weight_decay"),
+    (["train.log_every=100000000"], "train.log_every"),
+    (["train.eval_every=100000000"], "train.eval_every"),
+    (["train.eval_steps=1000001"], "train.eval_steps"),
+    (["train.dpo_beta=1e300"], "train.dpo_beta"),
+    (["checkpoint.every=100000000"], "checkpoint.every"),
+    (["checkpoint.keep=1000001"], "checkpoint.keep"),
+    (["run.peak_gflops=1e300"], "run.peak_gflops"),
+    (["run.dir=\"\""], "run.dir"),
 ]
 
 @Test(arguments: outOfRange)
@@ -91,6 +121,21 @@ func badChoiceIsRejectedNamingItsKey(overrides: [String], key: String) throws {
         "train.objective=dpo", "train.init_from=runs/a", "data.preferences=p.jsonl",
     ])
     #expect(config.train.minLR == config.train.lr && config.model.topK == 2 && config.train.objective == .dpo)
+}
+
+/// Each limit is a value a config may hold.
+@Test func everyLimitIsAccepted() throws {
+    let config = try TesseraConfig.parse(toml: "", overrides: [
+        "model.n_layer=\(Limits.layers)", "model.n_head=\(Limits.heads)", "model.n_embd=\(Limits.embedding)",
+        "model.block_size=\(Limits.blockSize)", "model.vocab_size=\(Limits.vocabulary)",
+        "model.n_experts=\(Limits.experts)", "model.capacity_factor=\(Limits.capacityFactor)",
+        "train.batch_size=\(Limits.batch)", "parallel.microbatches=\(Limits.batch)", "train.steps=\(Limits.steps)",
+        "train.warmup_steps=\(Limits.steps)", "train.lr_decay_steps=\(Limits.steps)", "train.log_every=\(Limits.steps)",
+        "train.eval_every=\(Limits.steps)", "checkpoint.every=\(Limits.steps)", "train.eval_steps=\(Limits.evalBatches)",
+        "checkpoint.keep=\(Limits.keptCheckpoints)", "parallel.tp=\(Limits.ranks)", "train.lr=\(Limits.learningRate)",
+        "precision.loss_scale=\(Limits.lossScale)", "run.peak_gflops=\(Limits.peakGflops)",
+    ])
+    #expect(config.model.nEmbd == Limits.embedding && config.train.steps == Limits.steps)
 }
 
 @Test func topKIsFreeWithoutExperts() throws {

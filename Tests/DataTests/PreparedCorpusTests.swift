@@ -110,3 +110,86 @@ private func batch(_ sampler: BatchSampler, step: Int, eval: Bool = false) -> [I
     #expect(bytes.count == 32 + 12 && Array(bytes[..<8]) == Array("TSTOKENS".utf8))
     #expect(bytes[24] == UInt8(crc & 0xFF) && bytes[12] == 4 && bytes[16] == 3)
 }
+
+/// Edits `folder/index.json` as a JSON object.
+private func editIndex(_ folder: String, _ edit: (inout [String: Any]) -> Void) throws {
+    let url = URL(fileURLWithPath: folder + "/index.json")
+    var object = try #require(try JSONSerialization.jsonObject(with: Foundation.Data(contentsOf: url)) as? [String: Any])
+    edit(&object)
+    try JSONSerialization.data(withJSONObject: object).write(to: url)
+}
+
+private func editFirstShard(_ object: inout [String: Any], _ edit: (inout [String: Any]) -> Void) {
+    var shards = object["shards"] as! [[String: Any]]
+    edit(&shards[0])
+    object["shards"] = shards
+}
+
+/// Index entries that would lead outside the folder or size anything past the file: refused with
+/// the index named. Before: `..` was opened as a shard and 2^62 tokens overflowed (SIGILL).
+@Test(arguments: [
+    ("..", "not a plain file name"), ("", "not a plain file name"), ("/etc/passwd", "not a plain file name"),
+    ("../prepared/shard_00000.bin", "not a plain file name"),
+])
+func aShardNameThatLeavesTheFolderIsRefused(_ name: String, _ mentions: String) throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanUp() }
+    let folder = try writeFolder([Array(repeating: 3, count: 100)], tokenizer: ByteTokenizer(), in: scratch)
+    try editIndex(folder) { editFirstShard(&$0) { $0["file"] = name } }
+    let error = try #require(throws: DataError.self) { try Corpus(preparedFolder: folder, blockSize: 8) }
+    #expect(error.description.contains(mentions) && error.description.contains("index.json"), "\(error)")
+}
+
+@Test(arguments: [Int.max, 1 << 62, -1])
+func aTokenCountThatDisagreesWithTheFileIsRefused(_ tokens: Int) throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanUp() }
+    let folder = try writeFolder([Array(repeating: 3, count: 100)], tokenizer: ByteTokenizer(), in: scratch)
+    try editIndex(folder) { editFirstShard(&$0) { $0["tokens"] = tokens } }
+    #expect(throws: DataError.self) { try Corpus(preparedFolder: folder, blockSize: 8) }
+}
+
+/// A header that declares 2^63 + 5 tokens, past any Int: refused by value, nothing sized from it.
+@Test func aHugeHeaderCountIsBoundedByTheFileSize() throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanUp() }
+    let folder = try writeFolder([Array(repeating: 3, count: 100)], tokenizer: ByteTokenizer(), in: scratch)
+    let shard = folder + "/shard_00000.bin"
+    var bytes = Array(try Foundation.Data(contentsOf: URL(fileURLWithPath: shard)))
+    withUnsafeBytes(of: (UInt64(1) << 63 + 5).littleEndian) { bytes.replaceSubrange(16..<24, with: $0) }
+    try Foundation.Data(bytes).write(to: URL(fileURLWithPath: shard))
+    let error = try #require(throws: DataError.self) { try Corpus(preparedFolder: folder, blockSize: 8) }
+    #expect(error.description.contains("9223372036854775813 tokens in its header"), "\(error)")
+}
+
+/// Before: a header CRC that disagreed with tokens and index alike printed one number twice.
+@Test func aWrongHeaderChecksumNamesBothNumbers() throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanUp() }
+    let folder = try writeFolder([Array(repeating: 3, count: 100)], tokenizer: ByteTokenizer(), in: scratch)
+    let shard = folder + "/shard_00000.bin"
+    var bytes = Array(try Foundation.Data(contentsOf: URL(fileURLWithPath: shard)))
+    bytes[24] ^= 0xFF
+    try Foundation.Data(bytes).write(to: URL(fileURLWithPath: shard))
+    let error = try #require(throws: DataError.self) { try Corpus(preparedFolder: folder, blockSize: 8) }
+    let numbers = error.description.matches(of: /0x[0-9a-f]{8}/).map { String($0.output) }
+    #expect(numbers.count == 2 && numbers[0] != numbers[1] && error.description.contains("header"), "\(error)")
+}
+
+/// Before: totals that disagreed only in the split printed the token count twice.
+@Test func splitTotalsThatDoNotAddUpNameTheSplit() throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanUp() }
+    let folder = try writeFolder([Array(repeating: 3, count: 100)], tokenizer: ByteTokenizer(), in: scratch)
+    try editIndex(folder) { $0["val_tokens"] = 50 }
+    let error = try #require(throws: DataError.self) { try Corpus(preparedFolder: folder, blockSize: 8) }
+    #expect(error.description.contains("train_tokens 90 + val_tokens 50 do not add up to its 100 tokens"), "\(error)")
+}
+
+/// A device or FIFO as data is refused at once instead of read without end.
+@Test func aDeviceIsNotData() throws {
+    let error = try #require(throws: DataError.self) {
+        try Corpus(path: "/dev/urandom", tokenizer: .byte, valFraction: 0.1, blockSize: 8)
+    }
+    #expect(error.description.contains("not a regular file"), "\(error)")
+}

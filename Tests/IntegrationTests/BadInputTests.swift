@@ -43,6 +43,21 @@ struct BadInputTests {
              overrides: ["parallel.microbatches=3"], mentions: "microbatches"),
         Case(name: "vocab smaller than the tokenizer's", toml: nil, overrides: ["model.vocab_size=10"],
              mentions: "vocab_size"),
+        // Before: these passed `--check` and crashed the run (SIGILL, SIGABRT).
+        Case(name: "train.steps = 10^18", toml: nil, overrides: ["train.steps=1000000000000000000"], mentions: "train.steps"),
+        Case(name: "model.n_embd = 10^9", toml: nil, overrides: ["model.n_embd=1000000000"], mentions: "model.n_embd"),
+        Case(name: "model.vocab_size = 4·10^9", toml: nil, overrides: ["model.vocab_size=4000000000"],
+             mentions: "model.vocab_size"),
+        Case(name: "train.batch_size = 10^12", toml: nil, overrides: ["train.batch_size=1000000000000"],
+             mentions: "train.batch_size"),
+        Case(name: "parallel.tp = 2^62", toml: nil, overrides: ["parallel.tp=4611686018427387904"], mentions: "parallel.tp"),
+        Case(name: "a model larger than the machine's memory", toml: nil,
+             overrides: ["model.n_embd=16384", "model.n_head=128", "model.n_layer=200"], mentions: "memory"),
+        // Before: read without bound until the allocation failed (SIGABRT).
+        Case(name: "data from a device", toml: nil, overrides: ["data.path=/dev/urandom", "data.tokenizer=byte"],
+             mentions: "/dev/urandom"),
+        // Before: accepted.
+        Case(name: "a NUL byte in the TOML", toml: "[train]\nsteps = 3\u{0}\n", overrides: [], mentions: "U+0000"),
     ]
 
     @Test(arguments: cases)
@@ -66,6 +81,37 @@ struct BadInputTests {
         #expect(run.status == 2)
         #expect(run.errorLines.count == 1 && run.errorLines[0].contains("/nonexistent/config.toml"),
                 "\(run.stderr)")
+    }
+
+    /// Before: a FIFO as data blocked forever; as config it was "permission denied or I/O error".
+    @Test(arguments: ["data.path", "config"])
+    func aFIFOIsRefusedInsteadOfRead(_ role: String) throws {
+        let fifo = Tessera.temporaryDirectory("fifo").appendingPathComponent("pipe")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let run = role == "config" ? Tessera.train(np: 2, config: fifo, label: "fifo", timeout: 60)
+            : Tessera.train(np: 2, overrides: ["data.path=\(fifo.path)"], label: "fifo", timeout: 60)
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.errorLines.count == 1 && run.errorLines[0].contains("not a regular file"), "\(run.stderr)")
+    }
+
+    /// Before: a config whose name is not UTF-8 was reported as not existing although it does.
+    @Test func aFileNameThatIsNotUTF8IsNamedAsSuch() throws {
+        let dir = Tessera.temporaryDirectory("nonutf8")
+        let script = "cd '\(dir.path)' && : > \"$(printf 'bad\\377.toml')\" && "
+            + "exec '\(Tessera.executable.path)' train --check --config \"$(printf 'bad\\377.toml')\""
+        let run = runCommand(["sh", "-c", script], timeout: 60)
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.stderr.hasPrefix("error: ") && run.stderr.contains("not valid UTF-8")
+                && !run.stderr.contains("does not exist"), "\(run.stderr)")
+    }
+
+    /// Before: `--check` with model.n_layer = 10^8 and a checkpoint to compare grew to 24 GiB.
+    @Test func checkingAHugeModelAgainstACheckpointIsRefusedAtOnce() throws {
+        let saved = Tessera.train(np: 1, overrides: ["train.steps=2"], label: "huge-check")
+        #expect(saved.status == 0, "\(saved.stderr)")
+        let run = Tessera.train(np: 1, overrides: ["train.steps=4", "model.n_layer=100000000"], label: "huge-check",
+                                runDir: saved.runDir, extraArguments: ["--check"], timeout: 60)
+        #expect(run.status == 2 && run.errorLines.count == 1 && run.errorLines[0].contains("model.n_layer"), "\(run.stderr)")
     }
 
     @Test func unknownCommandLineOptionExitsTwo() {

@@ -21,6 +21,16 @@ struct LauncherTests {
         Bad(name: "hostfile syntax error", arguments: [], hostfile: "localhost slots=2\nlocalhost slotz=x\n", mentions: "line 2"),
         Bad(name: "more ranks than slots", arguments: ["-np", "5", "-H", "localhost:2"], hostfile: nil, mentions: "slots"),
         Bad(name: "missing config", arguments: [], hostfile: nil, mentions: "/nonexistent/config.toml"),
+        // Before: a 20-digit -np wrapped in bash's arithmetic and mpirun segfaulted; -np "" ran one rank.
+        Bad(name: "-np past 64 bits", arguments: ["-np", "99999999999999999999"], hostfile: nil, mentions: "-np"),
+        Bad(name: "-np empty", arguments: ["-np", ""], hostfile: nil, mentions: "-np"),
+        Bad(name: "-np=0", arguments: ["-np=0"], hostfile: nil, mentions: "-np"),
+        Bad(name: "-H slots past 64 bits", arguments: ["-H", "localhost:99999999999999999999"], hostfile: nil,
+            mentions: "slots"),
+        Bad(name: "hostfile slots past 64 bits", arguments: [], hostfile: "localhost slots=99999999999999999999\n",
+            mentions: "line 1"),
+        Bad(name: "--restarts past 64 bits", arguments: ["--restarts", "99999999999999999999"], hostfile: nil,
+            mentions: "--restarts"),
     ])
     func badInputExitsTwoWithOneLine(_ bad: Bad) throws {
         var arguments = [Self.launcher] + bad.arguments

@@ -99,6 +99,32 @@ struct PreferenceTests {
         #expect(try String(contentsOf: out, encoding: .utf8).split(separator: "\n").count == 3)
     }
 
+    /// An existing `--out` is extended on a line of its own, or refused when it is not JSONL. Before:
+    /// the first record was glued to a last line without its newline, and to non-JSON text.
+    @Test func preferExtendsAnOutputFileOnALineOfItsOwnAndRefusesOneThatIsNotJSONL() throws {
+        let pretrained = Tessera.train(np: 1, overrides: ["train.steps=2"], label: "prefer-out-pre")
+        let dir = Tessera.temporaryDirectory("prefer-out")
+        let prompts = dir.appendingPathComponent("prompts.txt"), out = dir.appendingPathComponent("pairs.jsonl")
+        try "ROMEO:\n".write(to: prompts, atomically: true, encoding: .utf8)
+        let arguments = ["prefer", "--checkpoint", pretrained.runDir.path, "--prompts", prompts.path, "--out", out.path,
+                         "--judge", "first", "--tokens", "8"]
+        let earlier = #"{"chosen": "a", "prompt": "JULIET:", "rejected": "b"}"#
+        try earlier.write(to: out, atomically: true, encoding: .utf8)  // no newline at the end
+        let extended = runMPI(np: 1, executable: Tessera.executable, arguments: arguments, timeout: 60)
+        #expect(extended.status == 0, "\(extended.stderr)")
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 && lines[0] == earlier, "\(lines)")
+        #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
+
+        let garbage = "not json at all"
+        try garbage.write(to: out, atomically: true, encoding: .utf8)
+        let refused = runMPI(np: 1, executable: Tessera.executable, arguments: arguments, timeout: 60)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        let errors = refused.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(errors.count == 1 && errors[0].contains("line 1 is not a JSON object"), "\(refused.stderr)")
+        #expect(try String(contentsOf: out, encoding: .utf8) == garbage)
+    }
+
     /// Runs `tessera ARGUMENTS...` in a pseudo-terminal, typing each answer (and Enter) when its
     /// question appears; returns the exit status and what the terminal showed.
     static func inTerminal(_ arguments: [String], answers: [String]) -> (status: Int32, screen: String) {

@@ -62,18 +62,20 @@ enum Tessera {
     ]
 
     /// `tessera train` on `np` ranks with the repo's corpus, the tiny model and `overrides`.
-    /// `runDir`: an existing run directory to continue (default: a fresh one).
+    /// `runDir`: an existing run directory to continue (default: a fresh one). `during` runs on
+    /// this thread while the job runs (see `runCommand`).
     static func train(np: Int, config: URL? = nil, overrides: [String] = [], label: String, runDir: URL? = nil,
-                      environment: [String: String] = [:], timeout: Double = 240) -> TesseraRun {
+                      extraArguments: [String] = [], environment: [String: String] = [:], timeout: Double = 240,
+                      during: (() -> Void)? = nil) -> TesseraRun {
         let runDir = runDir ?? temporaryDirectory(label)
-        let configFile = config ?? runDir.appendingPathComponent("empty.toml")
+        let configFile = config ?? temporaryDirectory(label + "-config").appendingPathComponent("empty.toml")
         if config == nil { _ = FileManager.default.createFile(atPath: configFile.path, contents: Data()) }
         let data = packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path
         var arguments = ["train", "--config", configFile.path, "--set", "run.dir=\(runDir.path)",
                          "--set", "data.path=\(data)"]
         for override in tinyModel + overrides { arguments += ["--set", override] }
-        let result = runMPI(np: np, executable: executable, arguments: arguments, environment: environment,
-                            timeout: timeout)
+        let result = runMPI(np: np, executable: executable, arguments: arguments + extraArguments,
+                            environment: environment, timeout: timeout, during: during)
         return TesseraRun(status: result.status, stdout: result.stdout, stderr: result.stderr, runDir: runDir)
     }
 }

@@ -80,6 +80,17 @@ enum H5C {
         let rank = try call("H5Sget_simple_extent_ndims", site) { H5Sget_simple_extent_ndims(space) }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         _ = try call("H5Sget_simple_extent_dims", site) { H5Sget_simple_extent_dims(space, &dims, nil) }
+        // A file may declare any extent: one whose element count overflows is refused here, so
+        // every reader can size from `shape` once it has compared it with what it expects.
+        var elements = 1
+        for extent in dims {
+            guard let extent = Int(exactly: extent),
+                  case let (product, false) = elements.multipliedReportingOverflow(by: extent) else {
+                throw HDF5Error(operation: "open dataset", file: site.file, object: site.object,
+                                detail: "declares extent \(dims), more elements than can be addressed")
+            }
+            elements = product
+        }
         return dims.map { Int($0) }
     }
 

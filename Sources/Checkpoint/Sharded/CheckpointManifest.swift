@@ -60,11 +60,88 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         guard formatVersion == currentFormatVersion else {
             throw CheckpointError.invalid(path, "has format_version \(formatVersion); this build reads \(currentFormatVersion)")
         }
+        let manifest: CheckpointManifest
         do {
-            return try JSONDecoder().decode(CheckpointManifest.self, from: data)
+            manifest = try JSONDecoder().decode(CheckpointManifest.self, from: data)
         } catch {
-            throw CheckpointError.invalid(path, "is malformed: \(error)")
+            throw CheckpointError.invalid(path, "is malformed: \(decodingProblem(error))")
         }
+        if let problem = manifest.problem() { throw CheckpointError.invalid(path, problem) }
+        return manifest
+    }
+
+    /// The largest tensor a manifest may describe, 2^40 elements (4 TiB of fp32).
+    static let largestTensor = 1 << 40
+
+    /// What makes the manifest unusable, checked before anything is sized from it: the step within
+    /// what a run can reach, the layout's degrees multiplying to its world size, one shard per rank
+    /// under its own plain name, and every dataset a slice that fits its tensor, whose elements
+    /// the shard's recorded size can hold. Nil when it is sound.
+    func problem() -> String? {
+        guard (0...CheckpointFolder.largestStep).contains(step) else {
+            return "records step \(step), outside [0, \(CheckpointFolder.largestStep)]"
+        }
+        guard seed >= 0 else { return "records seed \(seed)" }
+        if let scaler = lossScaler, !(scaler.scale.isFinite && scaler.scale > 0 && scaler.cleanSteps >= 0 && scaler.skippedSteps >= 0) {
+            return "records an impossible loss scale (\(scaler.scale), \(scaler.cleanSteps) clean, \(scaler.skippedSteps) skipped steps)"
+        }
+        let l = layout
+        let degrees = [l.dp, l.tp, l.pp, l.ep, l.microbatches]
+        guard degrees.allSatisfy({ (1...Self.largestWorld).contains($0) }), (0...1).contains(l.zero),
+              let world = checkedProduct([l.dp, l.tp, l.pp]), world == l.worldSize else {
+            return "records an impossible layout (world \(l.worldSize) = dp \(l.dp) × tp \(l.tp) × pp \(l.pp), "
+                + "ep \(l.ep), zero \(l.zero), \(l.microbatches) microbatches)"
+        }
+        guard shards.count == l.worldSize else {
+            return "lists \(shards.count) shards for a world of \(l.worldSize) ranks"
+        }
+        for (rank, shard) in shards.enumerated() {
+            guard shard.rank == rank, shard.file == CheckpointFolder.shardName(rank: rank) else {
+                return "lists shard '\(shard.file)' of rank \(shard.rank) where \(CheckpointFolder.shardName(rank: rank)) belongs"
+            }
+            var elements = 0, names: Set<String> = []
+            for record in shard.datasets {
+                if let problem = record.problem() { return "\(shard.file): dataset '\(record.dataset)' \(problem)" }
+                guard names.insert(record.dataset).inserted else { return "\(shard.file): dataset '\(record.dataset)' is listed twice" }
+                elements += record.count
+                guard elements <= max(shard.bytes, 0) / 4 else {
+                    return "\(shard.file): its datasets hold more floats than its \(shard.bytes) bytes can"
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The most ranks a saved layout may name.
+    static let largestWorld = 1 << 20
+}
+
+/// The product of `factors`, or nil when it overflows an Int.
+func checkedProduct(_ factors: [Int]) -> Int? {
+    var product = 1
+    for factor in factors {
+        let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+        if overflow { return nil }
+        product = next
+    }
+    return product
+}
+
+/// A decoding error in a few words (Foundation's own description is a multi-line dump).
+func decodingProblem(_ error: any Error) -> String {
+    guard let error = error as? DecodingError else { return "not valid JSON" }
+    func place(_ path: [any CodingKey]) -> String {
+        path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch error {
+    case .typeMismatch(_, let context), .valueNotFound(_, let context):
+        return "wrong or missing value at \(place(context.codingPath))"
+    case .keyNotFound(let key, let context):
+        return "no '\(key.stringValue)' at \(place(context.codingPath))"
+    case .dataCorrupted(let context):
+        return context.codingPath.isEmpty ? "not valid JSON" : "bad value at \(place(context.codingPath))"
+    @unknown default:
+        return "not readable"
     }
 }
 
@@ -122,6 +199,41 @@ public struct DatasetRecord: Codable, Equatable, Sendable {
 
     /// Elements the dataset holds.
     public var count: Int { ranges.reduce(0) { $0 + ($1[1] - $1[0]) } }
+
+    /// Elements of the local slice: the global shape with the split dimension padded by
+    /// `paddedRows` and cut into `shards`. Valid once `problem()` is nil.
+    public var localCount: Int {
+        var shape = globalShape
+        shape[splitDim] = (shape[splitDim] + paddedRows) / shards
+        return shape.reduce(1, *)
+    }
+
+    /// Why the record cannot describe a slice of its tensor, mirroring how tensors are split: a
+    /// shape of 1 to 8 positive dimensions of at most 2^40 elements, a split dimension that pads and
+    /// divides into parts × shards, ranges ascending inside the slice (all of it for a parameter).
+    func problem() -> String? {
+        guard (1...8).contains(globalShape.count), globalShape.allSatisfy({ $0 >= 1 }),
+              let elements = checkedProduct(globalShape), elements <= CheckpointManifest.largestTensor else {
+            return "has global shape \(globalShape)"
+        }
+        guard globalShape.indices.contains(splitDim), parts >= 1, shards >= 1, (0..<shards).contains(shard),
+              paddedRows >= 0, paddedRows == 0 || parts == 1, paddedRows < shards,
+              let pieces = checkedProduct([parts, shards]), (globalShape[splitDim] + paddedRows) % pieces == 0 else {
+            return "has an impossible split (dimension \(splitDim), \(parts) parts, shard \(shard) of \(shards), "
+                + "\(paddedRows) padded rows) of shape \(globalShape)"
+        }
+        var end = 0
+        for pair in ranges {
+            guard pair.count == 2, pair[0] >= end, pair[1] >= pair[0], pair[1] <= localCount else {
+                return "has range \(pair) outside its slice of \(localCount) elements (or out of order)"
+            }
+            end = pair[1]
+        }
+        if kind == .parameter && ranges != [[0, localCount]] {
+            return "holds part of a parameter's slice (ranges \(ranges)); parameters are saved whole"
+        }
+        return nil
+    }
 }
 
 /// A checkpoint that cannot be used: the message names the file and what is wrong.

@@ -1,3 +1,4 @@
+import FileSystem
 import Foundation
 
 /// One rank's shard of a checkpoint: flat float32 datasets, one per DatasetRecord, each carrying its
@@ -34,8 +35,13 @@ public enum ShardFile {
     /// Checks a shard file against its record: present, the recorded size, the recorded CRC-32C.
     public static func verify(_ shard: ShardRecord, in folder: String) throws {
         let path = folder + "/" + shard.file
+        switch FileKind.of(path) {
+        case .regular: break
+        case .missing: throw CheckpointError.corrupt(path, "is missing")
+        case let kind: throw CheckpointError.invalid(path, "is \(kind.phrase); a checkpoint's shards are regular files")
+        }
         guard let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int else {
-            throw CheckpointError.corrupt(path, "is missing")
+            throw CheckpointError.corrupt(path, "cannot be read")
         }
         guard size == shard.bytes else {
             throw CheckpointError.corrupt(path, "has \(size) bytes; the manifest records \(shard.bytes) (truncated?)")
