@@ -29,9 +29,11 @@ public enum RatesFile {
             return .steps(try lines.dropFirst().enumerated().map { index, line in
                 let fields = line.split(separator: ",", omittingEmptySubsequences: false)
                 let r = fields.prefix(12).compactMap { Double($0) }
-                guard fields.count == 13, r.count == 12, r.allSatisfy({ $0 >= 0 }), r[1] > 0, r[9] > 0, r[10] > 0, r[11] > 0,
+                // Counts become integers: bounded first, so that no value of the file can trap the conversion.
+                guard fields.count == 13, r.count == 12, r.allSatisfy({ $0.isFinite && $0 >= 0 }), r[1] > 0, r[9] > 0,
+                      r[10] > 0, r[11] > 0, [r[1], r[10], r[11]].allSatisfy({ $0 <= largestCount }),
                       let narrow = narrowRates(fields[12]) else {
-                    throw PlanError("\(path):\(index + 2): expected 12 non-negative numbers, tokens, sgemm rate, activations and parameters positive, then TP:GFLOPS pairs")
+                    throw PlanError("\(path):\(index + 2): expected 12 finite non-negative numbers, tokens, sgemm rate, activations and parameters positive (counts up to 1e15), then TP:GFLOPS pairs")
                 }
                 return StepMeasurement(tokens: Int(r[1]), forwardSeconds: r[2] / 1e3, backwardSeconds: r[3] / 1e3,
                                        optimizerSeconds: r[4] / 1e3, gemmFlops: r[8] * 1e9, gemmFlopsPerSecond: r[9] * 1e9,
@@ -44,13 +46,17 @@ public enum RatesFile {
         }
     }
 
+    /// The largest token, activation or parameter count a rates file may give.
+    static let largestCount = 1e15
+
     /// `2:14.1 4:8.3` (tensor-parallel degree: sgemm GFLOP/s, space-separated; may be empty) as
     /// FLOP/s by degree; nil when malformed.
     static func narrowRates(_ field: Substring) -> [Int: Double]? {
         var rates: [Int: Double] = [:]
         for pair in field.split(separator: " ") {
             let parts = pair.split(separator: ":")
-            guard parts.count == 2, let tp = Int(parts[0]), tp > 1, let gflops = Double(parts[1]), gflops > 0 else { return nil }
+            guard parts.count == 2, let tp = Int(parts[0]), tp > 1, let gflops = Double(parts[1]), gflops > 0, gflops.isFinite
+            else { return nil }
             rates[tp] = gflops * 1e9
         }
         return rates
@@ -66,9 +72,10 @@ public enum RatesFile {
         var points: [Collective: [(steps: Double, bytes: Double, seconds: Double)]] = [:]
         for (index, line) in lines.enumerated() {
             let f = line.split(separator: ",").map(String.init)
-            guard f.count == 4, let collective = Collective(rawValue: f[0]), let ranks = Int(f[1]), ranks > 1,
-                  let bytes = Double(f[2]), let micros = Double(f[3]) else {
-                throw PlanError("\(path):\(index + 2): expected collective,ranks,bytes,time_us")
+            guard f.count == 4, let collective = Collective(rawValue: f[0]), let ranks = Int(f[1]), (2...(1 << 20)).contains(ranks),
+                  let bytes = Double(f[2]), let micros = Double(f[3]), bytes.isFinite, bytes >= 0, micros.isFinite, micros >= 0
+            else {
+                throw PlanError("\(path):\(index + 2): expected collective,ranks,bytes,time_us (2 to 2^20 ranks, finite sizes and times)")
             }
             points[collective, default: []].append((collective.steps(ranks: ranks), collective.volume(ranks: ranks) * bytes,
                                                     micros / 1e6))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Config
+import FileSystem
 import Foundation
 import MPI
 import Model
@@ -115,8 +116,11 @@ struct Plan: ParsableCommand {
     private func measuredRates(_ dims: GPTDimensions, _ computeType: ComputeType) throws -> (ComputeRates, String, LinkCosts, String) {
         var steps: [StepMeasurement] = [], fits: [Collective: AlphaBeta] = [:]
         for path in rates {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("--rates \(path): cannot read the file")
+            let text: String
+            do {
+                text = try readUTF8File(path, limit: 1 << 26)
+            } catch {
+                throw ValidationError("--rates \(error)")
             }
             do {
                 switch try RatesFile.parse(text, path: path) {

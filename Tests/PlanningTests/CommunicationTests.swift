@@ -61,8 +61,22 @@ struct CommunicationTests {
         #expect(narrow.keys.sorted() == [2, 4] && abs(narrow[2]! - 14.1e9) < 1 && abs(narrow[4]! - 8.3e9) < 1)
         #expect(steps[1].narrowGemmFlopsPerSecond.isEmpty)
         #expect(abs(steps[0].gemmFlopsPerSecond - 34.2e9) < 1 && steps[0].tokens == 256)
-        for bad in ["2:x", "1:5.0", "2-5.0"] {
+        for bad in ["2:x", "1:5.0", "2-5.0", "2:inf"] {
             #expect(throws: PlanError.self) { try RatesFile.parse(RatesFile.stepHeader + "\n" + row + bad, path: "x") }
         }
+    }
+
+    /// Counts a rates file gives become integers only when they fit: before, 1e300 tokens or an
+    /// infinite parameter count trapped the conversion (SIGILL), and 2^63 ranks overflowed.
+    @Test(arguments: ["4,1e300,17.3,29.7,1.7,48.7,27.3,0.822,1.2,34.2,1000,800,",
+                      "4,256,17.3,29.7,1.7,48.7,27.3,0.822,1.2,34.2,1000,inf,",
+                      "4,256,nan,29.7,1.7,48.7,27.3,0.822,1.2,34.2,1000,800,"])
+    func hostileStepRowsAreRefused(_ row: String) {
+        #expect(throws: PlanError.self) { try RatesFile.parse(RatesFile.stepHeader + "\n" + row, path: "x") }
+    }
+
+    @Test(arguments: ["allreduce,9223372036854775807,1024,5", "allreduce,4,inf,5", "p2p,2,1024,-1"])
+    func hostileCommunicationRowsAreRefused(_ row: String) {
+        #expect(throws: PlanError.self) { try RatesFile.parse(RatesFile.commHeader + "\n" + row, path: "x") }
     }
 }
