@@ -29,8 +29,9 @@ public enum Limits {
     public static let keptCheckpoints = 1_000_000
     /// parallel.tp, pp and ep.
     public static let ranks = 1 << 20
-    /// train.lr.
-    public static let learningRate = 100.0
+    /// train.lr: far past any useful rate, but a run may be driven to divergence on purpose (a
+    /// non-finite loss ends it with exit 1), so only absurd values are refused.
+    public static let learningRate = 1e6
     /// Loss and regularisation coefficients (model.aux_loss_coef, train.weight_decay, train.dpo_beta).
     public static let coefficient = 1e6
     /// A fixed precision.loss_scale: fp16 gradients overflow far below it.

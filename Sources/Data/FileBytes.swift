@@ -13,7 +13,11 @@ enum FileBytes {
         do {
             return try readRegularFile(path, limit: Int.max)
         } catch {
-            throw DataError.unreadable(path: path, reason: error.message)
+            // FileReadError's message follows the path ("is not a regular file ..."); DataError's
+            // reason follows "cannot read data file 'PATH': ".
+            var reason = Substring(error.message)
+            for verb in ["is ", "cannot be read: "] where reason.hasPrefix(verb) { reason = reason.dropFirst(verb.count) }
+            throw DataError.unreadable(path: path, reason: String(reason))
         }
     }
 }

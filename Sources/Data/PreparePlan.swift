@@ -47,17 +47,29 @@ public struct PreparePlan: Sendable {
         self.units = units
     }
 
-    /// Files named by `inputs`, folders expanded recursively in sorted order.
+    /// Files named by `inputs`, folders expanded recursively in sorted order. Only regular files
+    /// are inputs (a FIFO would block, a device never end), and a folder reached again through a
+    /// link is walked once, so a link cycle cannot recurse without end.
     static func files(_ inputs: [String]) throws(DataError) -> [String] {
+        var walked: Set<[UInt64]> = []
+        return try files(inputs, walked: &walked)
+    }
+
+    private static func files(_ inputs: [String], walked: inout Set<[UInt64]>) throws(DataError) -> [String] {
         var result: [String] = []
         for input in inputs {
             var info = stat()
             guard stat(input, &info) == 0 else {
                 throw errno == ENOENT || errno == ENOTDIR ? .fileNotFound(path: input) : .unreadable(path: input, reason: systemReason())
             }
-            guard info.st_mode & S_IFMT == S_IFDIR else {
+            switch info.st_mode & S_IFMT {
+            case S_IFREG:
                 result.append(input)
                 continue
+            case S_IFDIR:
+                guard walked.insert([UInt64(info.st_dev), UInt64(info.st_ino)]).inserted else { continue }
+            default:
+                throw .unreadable(path: input, reason: "not a regular file (a FIFO, socket or device)")
             }
             guard let directory = opendir(input) else { throw .unreadable(path: input, reason: systemReason()) }
             var names: [String] = []
@@ -67,7 +79,7 @@ public struct PreparePlan: Sendable {
             }
             closedir(directory)
             let base = input.hasSuffix("/") ? input : input + "/"
-            result += try files(names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { base + $0 })
+            result += try files(names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { base + $0 }, walked: &walked)
         }
         return result
     }

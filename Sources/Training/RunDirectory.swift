@@ -51,6 +51,8 @@ public final class RunDirectory {
     /// For a check that must create nothing (`train --check`): throws as `init` would when a live
     /// process holds the lock of an existing run directory; a missing folder or lock file is free.
     public static func checkFree(_ path: String) throws {
+        try refuseNonFolder(path, what: "run.dir")
+        try refuseNonFolder(CheckpointFolder(runDirectory: path).root, what: "run.dir's checkpoints")
         let lockPath = path + "/" + lockName
         guard FileKind.of(lockPath) == .regular else { return }
         let descriptor = open(lockPath, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
@@ -67,12 +69,15 @@ public final class RunDirectory {
             + "wait for it to end or choose another run.dir")
     }
 
+    /// Throws unless `path` is a folder (or a link to one) or missing.
+    private static func refuseNonFolder(_ path: String, what: String) throws {
+        let kind = FileKind.of(path)
+        guard kind.isFolder || kind == .missing else { throw SetupError("\(what) '\(path)' is \(kind.phrase), not a folder") }
+    }
+
     private static func makeFolder(_ path: String, what: String) throws {
-        switch FileKind.of(path) {
-        case .folder, .linkToFolder: return
-        case .missing: break
-        case let kind: throw SetupError("\(what) '\(path)' is \(kind.phrase), not a folder")
-        }
+        try refuseNonFolder(path, what: what)
+        guard FileKind.of(path) == .missing else { return }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -87,7 +92,10 @@ public func describe(_ error: any Error) -> String {
     let bridged = error as NSError
     guard bridged.domain == NSCocoaErrorDomain else { return "\(error)" }
     let path = bridged.userInfo[NSFilePathErrorKey] as? String
-    let underlying = (bridged.userInfo[NSUnderlyingErrorKey] as? NSError).map { POSIXErrorCode(rawValue: Int32($0.code)) }
-    let reason = underlying.flatMap { $0 }.map { String(cString: strerror($0.rawValue)) } ?? bridged.localizedDescription
+    // The system's reason: on Linux the underlying error is a POSIXError, elsewhere an NSError.
+    let underlying = bridged.userInfo[NSUnderlyingErrorKey]
+    let code = (underlying as? POSIXError)?.code.rawValue
+        ?? (underlying as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
+    let reason = code.map { String(cString: strerror($0)) } ?? bridged.localizedDescription
     return path.map { "\($0): \(reason)" } ?? reason
 }

@@ -20,6 +20,9 @@ public struct SamplingSettings: Sendable {
 
 /// Autoregressive generation from a model.h5 on one process.
 public final class TextSampler {
+    /// The most tokens one generation may ask for: the context grows by each.
+    public static let largestGeneration = 1_000_000
+
     let model: GPT
     let tokenizer: any Tokenizer
     let activations: GPTActivations

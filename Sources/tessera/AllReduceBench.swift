@@ -41,9 +41,11 @@ struct AllReduceBench: ParsableCommand {
         if let unknown = kinds.first(where: { !["mpi-fp32", "fp32", "bf16", "fp16"].contains($0) }) {
             throw ValidationError("unknown dtype '\(unknown)' (mpi-fp32, fp32, bf16, fp16)")
         }
-        guard minBytes >= 4, maxBytes >= minBytes, iterations >= 1, warmup >= 0 else {
-            throw ValidationError("need 4 ≤ --min-bytes ≤ --max-bytes, --iterations ≥ 1, --warmup ≥ 0")
+        guard minBytes >= 4, maxBytes >= minBytes, maxBytes <= BenchLimits.bytes, (1...BenchLimits.repeats).contains(iterations),
+              (0...BenchLimits.repeats).contains(warmup) else {
+            throw ValidationError("need 4 ≤ --min-bytes ≤ --max-bytes ≤ 2^32, --iterations in [1, 10^6], --warmup in [0, 10^6]")
         }
+        try BenchLimits.checkOutput(csv)
     }
 
     func run() throws {

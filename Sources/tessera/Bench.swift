@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileSystem
 import Foundation
 import Kernels
 import MPI
@@ -40,6 +41,13 @@ struct GemmBench: ParsableCommand {
 
     @Option(help: "Operands: fp32 (OpenBLAS sgemm), bf16 (fp32 accumulation; oneDNN where the CPU has AVX512_BF16), or both.")
     var dtype: DType = .fp32
+
+    func validate() throws {
+        guard (1...BenchLimits.repeats).contains(repeats), (1...1024).contains(threads ?? 1) else {
+            throw ValidationError("--repeats must be in [1, 10^6] and --threads in [1, 1024]")
+        }
+        try BenchLimits.checkOutput(csv)
+    }
 
     static let shapes: [(name: String, m: Int, n: Int, k: Int)] = [
         ("square-2048", 2048, 2048, 2048),
@@ -88,5 +96,22 @@ struct GemmBench: ParsableCommand {
 extension String {
     func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
+
+/// Bounds the benchmarks' own options, and checks a `--csv` destination before minutes of
+/// measuring: its folder must exist and the path, if taken, be a regular file.
+enum BenchLimits {
+    static let bytes = 1 << 32
+    static let repeats = 1_000_000
+
+    static func checkOutput(_ path: String?) throws {
+        guard let path else { return }
+        let folder = (path as NSString).deletingLastPathComponent
+        guard FileKind.of(folder.isEmpty ? "." : folder).isFolder else {
+            throw ValidationError("--csv \(path): the folder \(folder) does not exist")
+        }
+        let kind = FileKind.of(path)
+        guard kind == .missing || kind.isFile else { throw ValidationError("--csv \(path) is \(kind.phrase), not a file") }
     }
 }

@@ -25,9 +25,10 @@ struct CommBench: ParsableCommand {
     var csv: String?
 
     func validate() throws {
-        guard minBytes >= 64, maxBytes >= minBytes, iterations >= 1 else {
-            throw ValidationError("need 64 ≤ --min-bytes ≤ --max-bytes and --iterations ≥ 1")
+        guard minBytes >= 64, maxBytes >= minBytes, maxBytes <= BenchLimits.bytes, (1...BenchLimits.repeats).contains(iterations) else {
+            throw ValidationError("need 64 ≤ --min-bytes ≤ --max-bytes ≤ 2^32 and --iterations in [1, 10^6]")
         }
+        try BenchLimits.checkOutput(csv)
     }
 
     func run() throws {

@@ -42,7 +42,7 @@ struct Plan: ParsableCommand {
     var csv: String?
 
     func validate() throws {
-        guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1, got \(ranks)") }
+        guard (1...Limits.ranks).contains(ranks) else { throw ValidationError("--ranks must be in [1, \(Limits.ranks)], got \(ranks)") }
         guard cores >= 1, (ranksPerNode ?? 1) >= 1, top >= 1, (memoryLimit ?? 1) > 0 else {
             throw ValidationError("--cores, --ranks-per-node and --top must be at least 1, --memory-limit positive")
         }
@@ -134,7 +134,11 @@ struct Plan: ParsableCommand {
             // One layer at a short context keeps the probe near a second even for GPT-2 sizes.
             let probe = GPTDimensions(nLayer: 1, nHead: dims.nHead, nEmbd: dims.nEmbd, blockSize: min(dims.blockSize, 64),
                                       vocabSize: dims.vocabSize, experts: dims.experts)
-            steps = [1, 2].map { StepTiming.measure(probe, compute: computeType, sequences: $0, repeats: 2) }
+            do {
+                steps = try [1, 2].map { try StepTiming.measure(probe, compute: computeType, sequences: $0, repeats: 2) }
+            } catch {
+                throw ValidationError("measuring one layer's compute rates: \(error); give measured rates with --rates")
+            }
             computeSource = "probe (one layer, block \(probe.blockSize), 1 and 2 sequences); `tessera bench step --csv` and --rates measure the real shapes"
         } else {
             computeSource = "\(steps.count) step measurements from --rates"

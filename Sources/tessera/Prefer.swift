@@ -33,8 +33,9 @@ struct Prefer: ParsableCommand {
     var seed: Int = 1
 
     func validate() throws {
-        guard tokens > 0, temperature > 0, seed >= 0 else {
-            throw ValidationError("--tokens and --temperature must be positive, --seed ≥ 0")
+        // Each prompt's two samples draw with seeds seed + 2i and seed + 2i + 1.
+        guard (1...TextSampler.largestGeneration).contains(tokens), temperature > 0, (0...(1 << 62)).contains(seed) else {
+            throw ValidationError("--tokens must be in [1, \(TextSampler.largestGeneration)], --temperature positive, --seed in [0, 2^62]")
         }
         if let judge, !["longer", "shorter", "first", "second"].contains(judge), !judge.hasPrefix("contains:") {
             throw ValidationError("unknown --judge '\(judge)' (longer, shorter, first, second, contains:TEXT)")

@@ -24,7 +24,9 @@ struct Sample: ParsableCommand {
     var seed: Int = 1337
 
     func validate() throws {
-        guard tokens >= 0 else { throw ValidationError("--tokens must be ≥ 0, got \(tokens)") }
+        guard (0...TextSampler.largestGeneration).contains(tokens) else {
+            throw ValidationError("--tokens must be in [0, \(TextSampler.largestGeneration)], got \(tokens)")
+        }
         guard temperature > 0 else { throw ValidationError("--temperature must be > 0, got \(temperature)") }
         guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0, got \(topK)") }
         guard seed >= 0 else { throw ValidationError("--seed must be ≥ 0, got \(seed)") }

@@ -32,10 +32,11 @@ struct StepBench: ParsableCommand {
     var csv: String?
 
     func validate() throws {
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
-        if let sequences, sequences.split(separator: ",").contains(where: { (Int($0) ?? 0) < 1 }) {
-            throw ValidationError("--sequences must be positive integers, e.g. 1,2,4")
+        guard (1...BenchLimits.repeats).contains(repeats) else { throw ValidationError("--repeats must be in [1, 10^6]") }
+        if let sequences, sequences.split(separator: ",").contains(where: { !(1...Limits.batch).contains(Int($0) ?? 0) }) {
+            throw ValidationError("--sequences must be integers in [1, \(Limits.batch)], e.g. 1,2,4")
         }
+        try BenchLimits.checkOutput(csv)
     }
 
     func run() throws {
@@ -53,7 +54,7 @@ struct StepBench: ParsableCommand {
         log("sequences  tokens  forward_ms  backward_ms  optimizer_ms  step_ms  GFLOP/s  gemm_share  sgemm_GFLOP/s  by tp")
         var rows: [String] = []
         for size in sizes {
-            let m = try StepTiming.medianOverRanks(StepTiming.measure(dims, compute: config.precision.compute, sequences: size,
+            let m = try StepTiming.medianOverRanks(try StepTiming.measure(dims, compute: config.precision.compute, sequences: size,
                                                                       repeats: repeats), world)
             let step = m.forwardSeconds + m.backwardSeconds + m.optimizerSeconds
             let gflops = dims.trainingFLOPsPerToken * Double(m.tokens) / step / 1e9
@@ -89,7 +90,9 @@ func modelOfConfig(path: String, overrides: [String]) throws -> (TesseraConfig, 
 enum StepTiming {
     /// Median forward, backward and optimizer (gradient norm and AdamW) seconds over `repeats`
     /// after one untimed step, with the sgemm rate of this microbatch's forward GEMM shapes.
-    static func measure(_ dims: GPTDimensions, compute: ComputeType, sequences B: Int, repeats: Int) -> StepMeasurement {
+    /// Refused before anything is allocated when the model cannot fit this process's share of memory.
+    static func measure(_ dims: GPTDimensions, compute: ComputeType, sequences B: Int, repeats: Int) throws -> StepMeasurement {
+        try MemoryGate(training: dims, tp: 1, pp: 1, dp: 1, ep: 1, zero: false, microbatchSize: B).check()
         let model = GPT(dims: dims, partition: .whole(dims), compute: compute, seed: 1)
         let acts = model.makeActivations(batch: B)
         let T = dims.blockSize, count = B * T

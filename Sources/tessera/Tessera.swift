@@ -30,7 +30,9 @@ struct Tessera: ParsableCommand {
                 Foundation.exit(0)
             }
             if launchRank == 0 {
-                let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                // Foundation's file errors print as a dump of domains: say them in one line.
+                let text = (error as NSError).domain == NSCocoaErrorDomain ? describe(error) : fullMessage(for: error)
+                let message = text.split(separator: "\n").first.map(String.init) ?? "\(error)"
                 printError(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
             }
             Foundation.exit(2)

@@ -124,3 +124,26 @@ private func documents(_ path: String, format: InputFormat? = nil, template: Str
     #expect(throws: DataError.self) { try JSONLTemplate("no fields") }
     #expect(throws: DataError.self) { try JSONLTemplate("{a} }") }
 }
+
+/// `tessera prepare` takes regular files only: a FIFO would block its reader, a device never end.
+@Test func aFIFOOrDeviceInputIsRefused() throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanUp() }
+    let fifo = scratch.folder.appendingPathComponent("pipe").path
+    #expect(mkfifo(fifo, 0o600) == 0)
+    for input in [fifo, "/dev/urandom"] {
+        let error = try #require(throws: DataError.self) { try PreparePlan(inputs: [input], format: nil) }
+        #expect(error.description.contains("not a regular file"), "\(error)")
+    }
+}
+
+/// A folder linked into itself is walked once: before, the walk recursed until the stack ran out.
+@Test func aLinkCycleInAnInputFolderIsWalkedOnce() throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanUp() }
+    let path = try scratch.file("a.txt", text: "hello\n")
+    try FileManager.default.createSymbolicLink(atPath: scratch.folder.appendingPathComponent("loop").path,
+                                               withDestinationPath: scratch.folder.path)
+    let plan = try PreparePlan(inputs: [scratch.folder.path], format: nil)
+    #expect(plan.units.map(\.path) == [path])
+}

@@ -114,6 +114,27 @@ struct BadInputTests {
         #expect(run.status == 2 && run.errorLines.count == 1 && run.errorLines[0].contains("model.n_layer"), "\(run.stderr)")
     }
 
+    /// Options of the other commands, bounded before any work. Before: `plan --ranks 2^63 − 1` spun
+    /// without end, a plan whose probe layer could not fit aborted allocating 192 GiB, and a
+    /// `--csv` in a missing folder failed with a Foundation dump after the whole benchmark.
+    @Test(arguments: [
+        ["sample", "--checkpoint", "/nonexistent", "--tokens", "1000000000000"],
+        ["plan", "--config", "CONFIG", "--ranks", "9223372036854775807"],
+        ["plan", "--config", "CONFIG", "--ranks", "2", "--set", "model.n_layer=1000", "--set", "model.n_embd=65536"],
+        ["bench", "allreduce", "--csv", "/nonexistent/folder/x.csv"],
+        ["bench", "comm", "--max-bytes", "100000000000000"],
+        ["bench", "gemm", "--repeats", "0"],
+        ["prefer", "--checkpoint", "/nonexistent", "--prompts", "p", "--out", "o", "--seed", "9223372036854775807"],
+    ])
+    func commandOptionsOutOfRangeExitTwoInOneLine(_ arguments: [String]) throws {
+        let config = Tessera.temporaryDirectory("options").appendingPathComponent("empty.toml")
+        _ = FileManager.default.createFile(atPath: config.path, contents: Data())
+        let run = runCommand([Tessera.executable.path] + arguments.map { $0 == "CONFIG" ? config.path : $0 }, timeout: 60)
+        #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
+        let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(errors.count == 1 && !run.stderr.contains("NSCocoaErrorDomain"), "\(run.stderr)")
+    }
+
     @Test func unknownCommandLineOptionExitsTwo() {
         let result = runMPI(np: 2, executable: Tessera.executable,
                             arguments: ["train", "--config", "x.toml", "--no-such-flag"], timeout: 60)

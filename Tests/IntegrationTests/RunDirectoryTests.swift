@@ -122,10 +122,13 @@ struct RunDirectoryTests {
         let file = inside.isEmpty ? dir : dir.appendingPathComponent(inside)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data("x".utf8).write(to: file)
-        let run = Tessera.train(np: 2, label: "rundir-file-run", runDir: dir)
-        #expect(run.status == 2, "\(run.stderr)")
-        #expect(run.errorLines.count == 1 && run.errorLines[0].contains("is a file, not a folder"), "\(run.stderr)")
-        #expect(!run.stderr.contains("NSCocoaErrorDomain"))
+        // `--check` finds it too, creating nothing.
+        for extra in [[], ["--check"]] {
+            let run = Tessera.train(np: 2, label: "rundir-file-run", runDir: dir, extraArguments: extra)
+            #expect(run.status == 2, "\(extra): \(run.stderr)")
+            #expect(run.errorLines.count == 1 && run.errorLines[0].contains("is a file, not a folder"), "\(run.stderr)")
+            #expect(!run.stderr.contains("NSCocoaErrorDomain"))
+        }
     }
 
     /// Before: a second run on the same run.dir trained too, both exited 0 and their files mixed.

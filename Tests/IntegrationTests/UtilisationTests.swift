@@ -38,7 +38,11 @@ struct UtilisationTests {
         let logged = run.rows(key: "step_ms").filter { $0.key > 1 }.map(\.value).sorted()
         let median = (logged[(logged.count - 1) / 2] + logged[logged.count / 2]) / 2
         #expect(abs(stepMs - median) <= 0.02, "summary \(stepMs) ms vs median of rows \(median) ms")
-        #expect(abs(tokens - 8 * 16 / (stepMs / 1000)) <= 0.01 * tokens + 1, "\(tokens) tokens/s at \(stepMs) ms")
+        // tokens/s is the step's 8 × 16 tokens over that median time; the line prints the time to
+        // 0.01 ms and tokens/s to 1, so the printed figures agree within those roundings (a fixed
+        // relative tolerance failed on a loaded machine, where fast steps made 0.005 ms over 1%).
+        let slowest = 8 * 16 / ((stepMs + 0.005) / 1000), fastest = 8 * 16 / (max(stepMs - 0.005, 1e-6) / 1000)
+        #expect(tokens >= slowest - 1 && tokens <= fastest + 1, "\(tokens) tokens/s at \(stepMs) ms")
         #expect(mfuPercent > 0 && mfuPercent <= 150, "\(mfuPercent)%")
         // Two data-parallel ranks always wait for the gradient and loss all-reduces.
         #expect(communication > 0 && communication < 100, "\(communication)%")
