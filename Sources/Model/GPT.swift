@@ -115,6 +115,12 @@ public final class GPT {
         return start..<store.range(of: store.index(of: GPTParameterName.expert(layer, last, .projBias))).upperBound
     }
 
+    /// Whether flat element `index` belongs to an expert: the one rule for who sums, counts and
+    /// saves a parameter as an expert's (expert groups) rather than a dense one (all replicas).
+    public func isExpert(_ index: Int) -> Bool {
+        partition.layers.contains { expertRange($0).contains(index) }
+    }
+
     /// The flat ranges outside every block, non-empty: the token embedding on its own (so that both
     /// stages holding it cut it alike), the position embedding, the final norm.
     public var nonBlockRanges: [Range<Int>] {

@@ -11,8 +11,6 @@ public struct ProcessGroups: Sendable {
     public let data: Communicator
     /// Ranks that differ only in pp index: activations between stages.
     public let pipeline: Communicator
-    /// All ranks of one dp replica (its tp × pp ranks): loss and gradient-norm reductions.
-    public let modelParallel: Communicator
     /// The first and last pipeline stages of one (dp, tp) position, which both hold the tied token
     /// embedding and sum its gradients; nil on middle stages and without pipeline parallelism.
     public let embedding: Communicator?
@@ -32,7 +30,6 @@ public struct ProcessGroups: Sendable {
         tensor = try world.split(color: layout.ppIndex * layout.dp + layout.dpIndex, key: layout.tpIndex)!
         data = try world.split(color: layout.ppIndex * layout.tp + layout.tpIndex, key: layout.dpIndex)!
         pipeline = try world.split(color: layout.dpIndex * layout.tp + layout.tpIndex, key: layout.ppIndex)!
-        modelParallel = try world.split(color: layout.dpIndex, key: layout.ppIndex * layout.tp + layout.tpIndex)!
         let holdsEmbedding = layout.pp > 1 && (layout.isFirstStage || layout.isLastStage)
         let stageAndTensor = layout.ppIndex * layout.tp + layout.tpIndex
         let expertGroups = layout.dp / layout.ep

@@ -21,13 +21,12 @@ extension Trainer {
         if spec.name == GPTParameterName.tokenEmbedding && !model.partition.hasEmbedding { return false }
         if spec.shards == 1 && layout.tpIndex != 0 { return false }
         if moments && sync.isSharded { return true }
-        let (replicas, replica) = isExpert(spec) ? (layout.dp / layout.ep, layout.epGroupIndex) : (layout.dp, layout.dpIndex)
         let range = model.store.range(of: index)
+        let (replicas, replica) = model.isExpert(range.lowerBound) ? (layout.dp / layout.ep, layout.epGroupIndex)
+            : (layout.dp, layout.dpIndex)
         let centre = Double(range.lowerBound + range.upperBound) / 2 / Double(max(model.store.count, 1))
         return min(replicas - 1, Int(centre * Double(replicas))) == replica
     }
-
-    private func isExpert(_ spec: ParameterSpec) -> Bool { spec.name.contains(".mlp.experts.") }
 
     private func record(_ spec: ParameterSpec, kind: DatasetRecord.Kind, ranges: [Range<Int>]) -> DatasetRecord {
         let prefix = switch kind {

@@ -120,9 +120,8 @@ public final class Trainer {
         }.map { store.range(of: $0) }
         let owned = owned
         let countedOwned = counted.flatMap { range in owned.map { $0.clamped(to: range) }.filter { !$0.isEmpty } }
-        let expertRanges = expertBuckets
-        func isExpert(_ range: Range<Int>) -> Bool { expertRanges.contains { $0.contains(range.lowerBound) } }
-        normRanges = (merged(countedOwned.filter { !isExpert($0) }), merged(countedOwned.filter(isExpert)))
+        normRanges = (merged(countedOwned.filter { !gpt.isExpert($0.lowerBound) }),
+                      merged(countedOwned.filter { gpt.isExpert($0.lowerBound) }))
     }
 
     /// Runs every step; returns when training is complete and model.h5 is written.

@@ -17,10 +17,14 @@ public struct TrainingSetup: Sendable {
 
     /// Loads and validates; every check that can fail on bad input happens here.
     public static func load(configPath: String, overrides: [String], worldSize: Int) throws -> TrainingSetup {
-        let config = try TesseraConfig.load(path: configPath, overrides: overrides)
+        try TrainingSetup(config: TesseraConfig.load(path: configPath, overrides: overrides), worldSize: worldSize)
+    }
+
+    /// Checks a validated config against `worldSize` ranks, its data and the node's memory.
+    public init(config: TesseraConfig, worldSize: Int) throws {
         let degrees = try config.validateLayout(worldSize: worldSize)
         let corpus = try Corpus(config: config)
-        let dims = try dimensions(config: config, corpus: corpus)
+        let dims = try Self.dimensions(config: config, corpus: corpus)
         try MemoryGate(training: dims, tp: degrees.tp, pp: degrees.pp, dp: degrees.dp, ep: degrees.ep,
                        zero: config.parallel.zero == 1, microbatchSize: degrees.microbatchSize).check()
         var preferences: PreferencePairs?
@@ -32,7 +36,7 @@ public struct TrainingSetup: Sendable {
             preferences = try PreferencePairs(path: config.data.preferences, tokenizer: corpus.tokenizer,
                                               blockSize: config.model.blockSize)
         }
-        return TrainingSetup(config: config, degrees: degrees, corpus: corpus, dims: dims, preferences: preferences)
+        (self.config, self.degrees, self.corpus, self.dims, self.preferences) = (config, degrees, corpus, dims, preferences)
     }
 
     /// The model a config describes, its vocabulary the config's or else the corpus tokenizer's.

@@ -22,46 +22,43 @@ struct Pipeline: ParsableCommand {
     func run() throws {
         MPIEnvironment.initialize()
         let world = Communicator.world
-        var base: TesseraConfig?
-        var failure: String?
-        do {
-            base = try TesseraConfig.load(path: config, overrides: overrides)
-            if base!.stages.isEmpty { throw SetupError("\(config) has no [[stage]] tables for tessera pipeline") }
-        } catch {
-            failure = "\(error)"
-        }
-        try agreeOrExit(world, failure)
-        let stages = base!.stages
-        var previous: String?
-        var summary: [String] = []
-        for (i, stage) in stages.enumerated() {
-            let dir = base!.run.dir + "/stages/\(i + 1)-\(stage.name)"
-            var stageOverrides = overrides + stage.set.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            stageOverrides.append("run.dir=\(dir)")
-            if let previous, stage.set["train.init_from"] == nil { stageOverrides.append("train.init_from=\(previous)") }
-            let steps = (try? TesseraConfig.load(path: config, overrides: stageOverrides))?.train.steps ?? 0
-            // Finished when its newest checkpoint is its last step (rank 0 looks; all follow).
-            let finished = world.rank == 0 ? (Self.savedStep(dir) == steps ? 1 : 0) : 0
-            if try world.allReduce(Int64(finished), op: .max) == 1 {
-                if world.rank == 0 { FileHandle.standardError.write(Data("tessera pipeline: stage \(i + 1) '\(stage.name)' already finished\n".utf8)) }
-            } else {
-                if world.rank == 0 {
-                    FileHandle.standardError.write(Data("tessera pipeline: stage \(i + 1)/\(stages.count) '\(stage.name)' in \(dir)\n".utf8))
-                }
-                var train = try Train.parse(["--config", config] + stageOverrides.flatMap { ["--set", $0] })
-                train.resume = "auto"
-                try train.execute(world)
+        stoppingOnFailure(world) {
+            let base = try agreed(world) {
+                let base = try TesseraConfig.load(path: config, overrides: overrides)
+                if base.stages.isEmpty { throw SetupError("\(config) has no [[stage]] tables for tessera pipeline") }
+                return base
             }
-            previous = dir
-            summary.append(Self.row(i + 1, stage.name, dir))
-        }
-        if world.rank == 0 {
-            print("| stage | name | steps | final loss | last validation |")
-            print("| --- | --- | --- | --- | --- |")
-            for row in summary { print(row) }
+            var previous: String?
+            var summary: [String] = []
+            for (i, stage) in base.stages.enumerated() {
+                // Each stage is the base config with its own run directory, starting from the previous
+                // stage's final checkpoint (unless it names one), and its overrides on top.
+                var stageBase = base
+                if let previous, stage.set["train.init_from"] == nil { stageBase.train.initFrom = previous }
+                var stageConfig = try agreed(world) { try stageBase.applying(stage) }
+                let dir = base.run.dir + "/stages/\(i + 1)-\(stage.name)"
+                stageConfig.run.dir = dir
+                // Finished when its newest checkpoint is its last step (rank 0 looks; all follow).
+                let finished = world.rank == 0 ? (Self.savedStep(dir) == stageConfig.train.steps ? 1 : 0) : 0
+                if try world.allReduce(Int64(finished), op: .max) == 1 {
+                    if world.rank == 0 { progress("tessera pipeline: stage \(i + 1) '\(stage.name)' already finished") }
+                } else {
+                    if world.rank == 0 { progress("tessera pipeline: stage \(i + 1)/\(base.stages.count) '\(stage.name)' in \(dir)") }
+                    try TrainingRun(config: stageConfig, resume: .auto).execute(world)
+                }
+                previous = dir
+                summary.append(Self.row(i + 1, stage.name, dir))
+            }
+            if world.rank == 0 {
+                print("| stage | name | steps | final loss | last validation |")
+                print("| --- | --- | --- | --- | --- |")
+                for row in summary { print(row) }
+            }
         }
         try MPIEnvironment.finalize()
     }
+
+    private func progress(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
     /// The step of the newest complete checkpoint in run directory `dir`, if any.
     static func savedStep(_ dir: String) -> Int? {

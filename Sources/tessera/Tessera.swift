@@ -67,22 +67,33 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
 }
 
-/// Brings every rank to the same verdict on a check each ran alone: when any rank failed, rank 0
-/// prints the first failure and every rank exits with that failure's code (2 for bad input
-/// unless it says otherwise) together.
+/// Brings every rank to the same verdict on a check each ran alone (`agree`): when any rank
+/// failed, rank 0 prints the first failure and every rank exits with its code together.
 func agreeOrExit(_ world: Communicator, _ localFailure: String?, code: Int32 = 2) throws {
-    // The code travels with the message, so every rank exits with the first failure's.
-    guard let failure = try world.firstFailure(localFailure.map { "\(code)|\($0)" }) else { return }
-    let (exitCode, message) = failure.message.split(separator: "|", maxSplits: 1).map(String.init).splitCode()
-    if world.rank == 0 {
-        printError(failure.rank == 0 || world.size == 1 ? message : "rank \(failure.rank): \(message)")
+    do {
+        try agree(world, localFailure, code: code)
+    } catch let stop as RunStop {
+        exit(world, stop)
     }
-    try? MPIEnvironment.finalize()
-    Foundation.exit(exitCode)
 }
 
-private extension Array where Element == String {
-    func splitCode() -> (Int32, String) { (Int32(self[0]) ?? 2, count > 1 ? self[1] : "") }
+/// Runs `body` and ends the process as the contract says when it throws: a problem agreed before
+/// training (RunStop) is printed once and every rank exits with its code; anything else is a
+/// failure of the run (`abortJob`).
+func stoppingOnFailure(_ world: Communicator, _ body: () throws -> Void) {
+    do {
+        try body()
+    } catch let stop as RunStop {
+        exit(world, stop)
+    } catch {
+        abortJob(world, error)
+    }
+}
+
+private func exit(_ world: Communicator, _ stop: RunStop) -> Never {
+    if world.rank == 0 { printError(stop.message) }
+    try? MPIEnvironment.finalize()
+    Foundation.exit(stop.code)
 }
 
 /// A failure during the run: reported with the rank, then the whole job stops with exit 1. A
