@@ -22,20 +22,19 @@ public final class Trainer {
     /// The elements whose summed gradients this rank holds and whose parameters it updates: all
     /// of them, or with ZeRO-1 its share of every bucket.
     let owned: [Range<Int>]
-    let sampler: BatchSampler
     let schedule: LearningRateSchedule
     let pipeline: PipelineRunner
+    /// What is optimized (`train.objective`), and what it shares with the core step.
+    let objective: any TrainingObjective
+    let context: ObjectiveContext
     /// Flat gradient ranges that count toward the global norm: replicated tensors once per
     /// replica (tensor rank 0; the tied embedding on the first stage only), dense and expert
     /// parameters apart (experts are spread over the expert group, dense ones replicated by it).
     private let normRanges: (dense: [Range<Int>], experts: [Range<Int>])
-    private var metrics: MetricsLog?
     /// Aborts the job with a report when an operation hangs.
     let watchdog: Watchdog
-    /// The DPO objective, when `train.objective = "dpo"`.
-    let preference: DirectPreference?
-    /// The last step's DPO figures.
-    private(set) var lastPreference: PreferenceFigures?
+    /// The objective's fields of the last step's metrics row.
+    private var lastObjectiveFields: [(key: String, value: MetricValue)] = []
     /// fp16 gradients only: the loss scale and the record of skipped steps.
     var scaler: LossScaler?
     /// The first step to run: 1, or the step after a resumed checkpoint.
@@ -43,16 +42,6 @@ public final class Trainer {
     /// A test hook (`TESSERA_INJECT_OVERFLOW=STEP:RANK`): that rank's gradients become infinite once,
     /// at that step, as an fp16 overflow would make them.
     private var injectedOverflow: (step: Int, rank: Int)?
-    /// Per-step shares of time: pipeline idle (outside forward and backward, of the part of the step
-    /// before the optimizer, which ends in an all-reduce every rank joins) and tensor-parallel
-    /// communication (of the whole step); medians reported at the end.
-    private var idleShares: [Double] = [], tensorShares: [Double] = [], expertShares: [Double] = []
-    /// Per-step wall time and communication share of it (tensor-parallel all-reduces and expert
-    /// all-to-alls inside forward/backward, plus everything outside forward/backward before the
-    /// optimizer: pipeline transfers and bubble, the wait for the gradient all-reduce, the loss
-    /// all-reduce), and this process's CPU time per step (all its threads), for the summary at the end.
-    private var stepSeconds: [Double] = [], communicationShares: [Double] = [], stepCPUSeconds: [Double] = []
-
     /// A trainer used without `run` (gradient checks, benchmarks) still stops its watchdog before
     /// the caller can finalize MPI.
     deinit { watchdog.stop() }
@@ -97,8 +86,6 @@ public final class Trainer {
             let parts = hook.split(separator: ":").compactMap { Int($0) }
             if parts.count == 2 { injectedOverflow = (parts[0], parts[1]) }
         }
-        sampler = BatchSampler(corpus: setup.corpus, seed: config.run.seed, blockSize: config.model.blockSize,
-                               batchSize: config.train.batchSize)
         schedule = LearningRateSchedule(maxLR: config.train.lr, minLR: config.train.minLR,
                                         warmupSteps: config.train.warmupSteps,
                                         totalSteps: config.train.lrDecaySteps == 0 ? config.train.steps : config.train.lrDecaySteps)
@@ -107,11 +94,8 @@ public final class Trainer {
                                 microbatches: setup.degrees.microbatches)
         pipeline = PipelineRunner(model: model, plan: plan, pipeline: groups.pipeline,
                                   microbatchSize: setup.degrees.microbatchSize)
-        preference = setup.preferences.map {
-            DirectPreference(pairs: $0, beta: config.train.dpoBeta, seed: config.run.seed,
-                             batchSequences: config.train.batchSize, microbatchSequences: setup.degrees.microbatchSize,
-                             slots: plan.activationSlots)
-        }
+        context = ObjectiveContext(config: config, degrees: setup.degrees, groups: groups, pipeline: pipeline, model: model)
+        objective = makeObjective(setup, context)
         let store = gpt.store
         let counted = store.specs.indices.filter { i in
             let spec = store.specs[i]
@@ -126,21 +110,11 @@ public final class Trainer {
 
     /// Runs every step; returns when training is complete and model.h5 is written.
     public func run() throws {
-        let runDir = config.run.dir
-        if isLogger {
-            try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-            // A resumed run continues the file its checkpoint's run wrote.
-            metrics = try MetricsLog(path: runDir + "/metrics.jsonl", append: startStep > 1,
-                                     resumedAfter: startStep > 1 ? startStep - 1 : nil)
-        }
-        let utilisation = try Utilisation.establish(setup: setup, world: groups.world)
-        try printStartup(utilisation)
-        let steps = config.train.steps
-        let tokensPerStep = Double(config.train.batchSize * config.model.blockSize)
-        let started = MPIEnvironment.wallTime()
-        if let preference, startStep == 1, config.train.evalEvery > 0 {
-            // The initial policy's figures, for comparison with the trained one's.
-            try logPreferenceEvaluation(preference, step: 0)
+        let report = try RunReport(setup: setup, groups: groups, startStep: startStep)
+        try report.startup(model: model, pipeline: pipeline, optimizer: optimizer)
+        let steps = config.train.steps, evalEvery = config.train.evalEvery, every = config.checkpoint.every
+        if objective.evaluatesStart, startStep == 1, evalEvery > 0 {
+            try report.evaluation(0, objective.evaluate(step: 0))
         }
         var step = startStep
         while step <= steps {
@@ -148,7 +122,7 @@ public final class Trainer {
             _ = (pipeline.computeTime.take(), model.tensor.communicationTime.take(), model.expertCommunicationTime?.take())
             watchdog.enter(.forwardBackward, step: step)
             let loss = try computeGradients(step: step)
-            let pipelineSeconds = MPIEnvironment.wallTime() - stepStart
+            let gradientSeconds = MPIEnvironment.wallTime() - stepStart
             guard loss.isFinite else {  // every rank sees the same all-reduced loss and stops alike
                 throw RunError("loss is \(loss) at step \(step) (fp32); lower train.lr or check the data",
                                seenByEveryRank: true)
@@ -166,46 +140,21 @@ public final class Trainer {
             }
             let lr = schedule.rate(atStep: step)
             watchdog.enter(.optimizer, step: step)
-            optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
-            if sync.isSharded {
-                // The optimizer consumed the owned gradients; the rest were never summed.
-                for gap in gaps(in: 0..<model.store.count, outside: owned) {
-                    (model.store.grads + gap.lowerBound).update(repeating: 0, count: gap.count)
-                }
-                try sync.gatherParameters(model.store.values, buckets: denseBuckets)
-                try expertSync.gatherParameters(model.store.values, buckets: expertBuckets)
-            }
-            model.parametersChanged()
+            try update(step: step, lr: lr, gradScale: gradScale)
             let seconds = MPIEnvironment.wallTime() - stepStart
             if step > 1 || steps == 1 {  // the first step also warms caches and allocators
-                let compute = pipeline.computeTime.take(), tensor = model.tensor.communicationTime.take()
-                let expert = model.expertCommunicationTime?.take() ?? 0
-                idleShares.append(1 - compute / pipelineSeconds)
-                tensorShares.append(tensor / seconds)
-                expertShares.append(expert / seconds)
-                communicationShares.append((tensor + expert + pipelineSeconds - compute) / seconds)
-                stepSeconds.append(seconds)
-                stepCPUSeconds.append(processCPUSeconds() - stepCPUStart)
+                report.record(RunReport.StepTimes(
+                    compute: pipeline.computeTime.take(), tensor: model.tensor.communicationTime.take(),
+                    expert: model.expertCommunicationTime?.take() ?? 0, gradients: gradientSeconds, step: seconds,
+                    cpu: processCPUSeconds() - stepCPUStart))
             }
             if step % config.train.logEvery == 0 || step == steps {
-                try log(step: step, loss: loss, lr: lr, gradNorm: gradNorm, seconds: seconds,
-                        tokensPerStep: tokensPerStep, utilisation: utilisation,
-                        elapsed: MPIEnvironment.wallTime() - started)
+                try report.step(step, loss: loss, lr: lr, gradNorm: gradNorm, seconds: seconds, fields: stepFields())
             }
-            let evalEvery = config.train.evalEvery
             if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
                 watchdog.enter(.evaluation, step: step)
-                if let preference {
-                    try logPreferenceEvaluation(preference, step: step)
-                } else {
-                    let valLoss = try evaluate()
-                    if isLogger {
-                        try metrics?.write(["step": .int(step), "val_loss": .number(valLoss)])
-                        progress("step \(step)/\(steps) | val loss \(String(format: "%.4f", valLoss))")
-                    }
-                }
+                try report.evaluation(step, objective.evaluate(step: step))
             }
-            let every = config.checkpoint.every
             if step == steps || (every > 0 && step % every == 0) {
                 watchdog.enter(.checkpoint, step: step)
                 try saveCheckpoint(step: step)
@@ -213,9 +162,9 @@ public final class Trainer {
             step += 1
         }
         watchdog.enter(.export, step: steps)
-        try printTimeShares()
-        try printSummary(utilisation, tokensPerStep: tokensPerStep)
+        try report.finish()
         defer { watchdog.stop() }
+        let runDir = config.run.dir
         // The last step's checkpoint already holds model.h5 (rank 0 wrote it): link to it rather
         // than gather and write every parameter again.
         let saved = CheckpointFolder(runDirectory: runDir).path(step: steps) + "/model.h5"
@@ -228,56 +177,12 @@ public final class Trainer {
         }
     }
 
-    /// Where the layout's time went, from every rank: each stage's idle share (the bubble, set
-    /// against its theoretical value), the tensor-parallel communication share and the experts'
-    /// all-to-all share.
-    private func printTimeShares() throws {
-        let d = degrees, layout = groups.layout
-        let shares = try groups.world.allGather([median(idleShares), median(tensorShares), median(expertShares)])
-        guard isLogger else { return }
-        func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
-        if d.pp > 1 {
-            let idle = (0..<d.pp).map { percent(shares[3 * layout.rank(pp: $0, dp: 0, tp: 0)]) }
-            let theory = Double(d.pp - 1) / Double(d.microbatches + d.pp - 1)
-            progress("tessera: pipeline idle per stage (median over steps): \(idle.joined(separator: ", ")); "
-                + "bubble (pp − 1)/(microbatches + pp − 1) = \(percent(theory))")
-        }
-        if d.tp > 1 {
-            let tensor = (0..<d.worldSize).map { shares[3 * $0 + 1] }
-            progress("tessera: tensor-parallel communication: \(percent(median(tensor))) of step time (median over steps and ranks)")
-        }
-        if d.ep > 1 {
-            let expert = (0..<d.worldSize).map { shares[3 * $0 + 2] }
-            progress("tessera: expert-parallel all-to-all: \(percent(median(expert))) of step time (median over steps and ranks)")
-        }
-    }
-
-    /// One line at the end from rank 0: median tokens/s and step time over the steps after the
-    /// first, MFU at that rate, the communication share of step time (median over steps, then over
-    /// ranks), the peak resident memory of the largest rank and the CPU time a step costs a rank
-    /// (median over steps, mean over ranks: times ranks, the job's).
-    private func printSummary(_ utilisation: Utilisation, tokensPerStep: Double) throws {
-        let figures = try groups.world.allGather([median(communicationShares), peakResidentBytes(), median(stepCPUSeconds)])
-        guard isLogger, !stepSeconds.isEmpty else { return }
-        let stepTime = median(stepSeconds), tokensPerSecond = tokensPerStep / stepTime
-        func perRank(_ figure: Int) -> [Double] { stride(from: figure, to: figures.count, by: 3).map { figures[$0] } }
-        let communication = median(perRank(0)), memory = perRank(1).max()!
-        let cpu = perRank(2).reduce(0, +) / Double(perRank(2).count)
-        progress("tessera: summary: \(String(format: "%.0f", tokensPerSecond)) tokens/s, "
-            + "\(String(format: "%.2f", stepTime * 1000)) ms/step (medians over steps), "
-            + "MFU \(String(format: "%.2f", 100 * utilisation.mfu(tokensPerSecond: tokensPerSecond)))%, "
-            + "communication \(String(format: "%.1f", 100 * communication))% of step time, "
-            + "peak memory \(formatBytes(memory)) per rank (largest), "
-            + "CPU \(String(format: "%.2f", cpu * 1000)) ms/step per rank (mean)")
-    }
-
     /// Forward and backward over this replica's microbatches, gradients summed across replicas
     /// (and between the two copies of the tied embedding); returns the global mean loss. Gradients
     /// must start at zero (AdamW consumes them).
     public func computeGradients(step: Int) throws -> Double {
         let dloss = Float((scaler?.scale ?? 1) / Double(config.train.batchSize * config.model.blockSize))
-        let batch = preference == nil ? microbatches(step: step, evaluationBatch: nil)
-            : preferenceMicrobatches(scoring: true) { self.preference!.trainingPair(step: step, position: $0) }
+        let batch = objective.trainingBatch(step: step)
         let lossSum = try pipeline.train(batch, dloss: dloss) { layer in
             sync.reduce(model.blockRange(layer))
             expertSync.reduce(model.expertRange(layer))
@@ -297,94 +202,42 @@ public final class Trainer {
             gradients[0] = .infinity
             injectedOverflow = nil
         }
-        let (loss, routing) = try globalTotals(lossSum, routing: model.takeRoutingTotals())
+        let (tokenLoss, routing) = try context.globalTotals(lossSum, routing: model.takeRoutingTotals())
         lastRouting = routing
-        if let preference {
-            lastPreference = try preferenceTotals(preference)
-            return lastPreference!.loss
-        }
-        return loss
+        let result = try objective.stepResult(tokenLoss: tokenLoss)
+        lastObjectiveFields = result.fields
+        return result.loss
     }
 
-    /// DPO microbatches over the pairs `pairOf(position)` of a global batch: fills each sequence,
-    /// and on the stage with the head records reference log-probabilities (`reference`) or scores
-    /// the pairs and sets the backward weights (`scoring`).
-    private func preferenceMicrobatches(scoring: Bool, reference: UnsafeMutablePointer<[Double]>? = nil,
-                                        pairOf: @escaping (Int) -> Int) -> PipelineRunner.Microbatch {
-        let preference = preference!, first = groups.layout.replicaSequences.lowerBound, size = degrees.microbatchSize
-        func sequences(_ m: Int) -> Range<Int> { (first + m * size)..<(first + (m + 1) * size) }
-        var batch = PipelineRunner.Microbatch(
-            fill: { m, inputs, targets in preference.fill(sequences: sequences(m), pairOf: pairOf, inputs: inputs, targets: targets) },
-            dropout: { _ in nil })
-        batch.losses = { m, losses in
-            if let reference {
-                preference.recordReference(losses, sequences: sequences(m), pairOf: pairOf, into: &reference.pointee)
-            } else {
-                preference.score(losses, sequences: sequences(m), pairOf: pairOf, slot: m)
+    /// AdamW on the owned elements; with ZeRO-1 the updated shares are then gathered.
+    private func update(step: Int, lr: Double, gradScale: Float) throws {
+        optimizer.update(lr: Float(lr), step: step, gradScale: gradScale)
+        if sync.isSharded {
+            // The optimizer consumed the owned gradients; the rest were never summed.
+            for gap in gaps(in: 0..<model.store.count, outside: owned) {
+                (model.store.grads + gap.lowerBound).update(repeating: 0, count: gap.count)
             }
+            try sync.gatherParameters(model.store.values, buckets: denseBuckets)
+            try expertSync.gatherParameters(model.store.values, buckets: expertBuckets)
         }
-        if scoring { batch.weights = { m in preference.weights(slot: m) } }
-        return batch
+        model.parametersChanged()
     }
 
-    /// World sums of the DPO totals (counted on tensor rank 0 of the last stage, where they exist).
-    private func preferenceTotals(_ preference: DirectPreference) throws -> PreferenceFigures {
-        var sums = preference.takeTotals().array
-        if groups.layout.tpIndex != 0 { sums = sums.map { _ in 0 } }
-        try groups.world.allReduce(&sums, op: .sum)
-        return PreferenceFigures(sums, beta: preference.beta)
-    }
-
-    /// Reference log-probabilities of every pair from the current (initial) parameters, once,
-    /// before the first step; every rank ends with all of them. Nothing without DPO.
-    public func computeReferenceLogProbabilities() throws {
-        guard let preference else { return }
-        let count = preference.pairs.count, perBatch = preference.batchPairs
-        var sums = [Double](repeating: 0, count: 2 * count), seen = [Double](repeating: 0, count: 2 * count)
-        for chunk in 0..<((count + perBatch - 1) / perBatch) {
-            var values = [Double](repeating: .nan, count: 2 * count)
-            _ = try withUnsafeMutablePointer(to: &values) { pointer in
-                try pipeline.evaluate(preferenceMicrobatches(scoring: false, reference: pointer) { (chunk * perBatch + $0) % count })
-            }
-            for i in values.indices where !values[i].isNaN { sums[i] += values[i]; seen[i] += 1 }
+    /// The train row's fields past the common ones: the loss scale (fp16), the objective's, the
+    /// routing figures (experts).
+    private func stepFields() -> [(key: String, value: MetricValue)] {
+        var fields: [(key: String, value: MetricValue)] = []
+        if let scaler { fields += [("loss_scale", .number(scaler.scale)), ("skipped_steps", .int(scaler.skippedSteps))] }
+        fields += lastObjectiveFields
+        if let routing = lastRouting {
+            fields += [("aux_loss", .number(routing.auxLoss)), ("dropped_fraction", .number(routing.droppedFraction)),
+                       ("expert_load_min", .int(routing.minLoad)), ("expert_load_max", .int(routing.maxLoad))]
         }
-        if groups.layout.tpIndex != 0 { (sums, seen) = (sums.map { _ in 0 }, seen.map { _ in 0 }) }
-        try groups.world.allReduce(&sums, op: .sum)
-        try groups.world.allReduce(&seen, op: .sum)
-        preference.setReference(zip(sums, seen).map { $0 / max($1, 1) })
-        _ = model.takeRoutingTotals()
+        return fields
     }
 
-    /// Held-out DPO loss, preference accuracy (the policy's likelihood preference, and the implicit
-    /// reward's), and the language-model validation loss (which preference training should not
-    /// wreck), as an eval row.
-    private func logPreferenceEvaluation(_ preference: DirectPreference, step: Int) throws {
-        let figures = try evaluatePreferences(preference)
-        let lmLoss = try evaluate()
-        guard isLogger else { return }
-        try metrics?.write(["step": .int(step), "val_loss": .number(figures.loss),
-                            "val_preference_accuracy": .number(figures.likelihoodAccuracy),
-                            "val_reward_accuracy": .number(figures.accuracy), "val_lm_loss": .number(lmLoss)])
-        progress("step \(step)/\(config.train.steps) | val DPO loss \(String(format: "%.4f", figures.loss)) | held-out "
-            + "preference accuracy \(String(format: "%.3f", figures.likelihoodAccuracy)) (implicit reward "
-            + "\(String(format: "%.3f", figures.accuracy))) | val LM loss \(String(format: "%.4f", lmLoss))")
-    }
-
-    /// DPO on the held-out pairs: loss and preference accuracy.
-    private func evaluatePreferences(_ preference: DirectPreference) throws -> PreferenceFigures {
-        let pairs = preference.pairs, perBatch = preference.batchPairs
-        let validation = pairs.trainCount..<pairs.count
-        _ = preference.takeTotals()
-        for chunk in 0..<((validation.count + perBatch - 1) / perBatch) {
-            // The last chunk wraps around; its repeats are scored once more (a small bias, fixed
-            // per run, the same on every layout).
-            _ = try pipeline.evaluate(preferenceMicrobatches(scoring: false) {
-                validation.lowerBound + (chunk * perBatch + $0) % validation.count
-            })
-        }
-        _ = model.takeRoutingTotals()
-        return try preferenceTotals(preference)
-    }
+    /// Before the first step, from the starting weights (DPO's reference log-probabilities).
+    public func prepareObjective() throws { try objective.prepare() }
 
     /// The last step's routing figures over the global batch (mixture-of-experts models).
     private(set) var lastRouting: RoutingFigures?
@@ -398,47 +251,6 @@ public final class Trainer {
     /// The gradients this rank holds, in the parameter store's layout.
     public var gradients: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: model.store.grads, count: model.store.count)
-    }
-
-    /// The global mean token loss, and with experts the routing figures, from every rank's sums in
-    /// one all-reduce. The last stage's tensor ranks hold the same loss sum and every tensor rank
-    /// the same routing sums, so each is counted once.
-    private func globalTotals(_ lossSum: Double, routing: RoutingTotals?) throws -> (Double, RoutingFigures?) {
-        let counts = groups.layout.tpIndex == 0
-        var sums: [Double] = [lossSum]
-        if let routing, model.dims.experts != nil {
-            sums += [routing.auxSum, Double(routing.dropped), Double(routing.assignments)]
-            sums += routing.loads.map { Double($0) }
-        }
-        if !counts { sums = sums.map { _ in 0 } }
-        try groups.world.allReduce(&sums, op: .sum)
-        let loss = sums[0] / Double(config.train.batchSize * config.model.blockSize)
-        guard sums.count > 1 else { return (loss, nil) }
-        let loads = sums[4...]
-        return (loss, RoutingFigures(
-            auxLoss: sums[1] / Double(config.train.batchSize), droppedFraction: sums[3] > 0 ? sums[2] / sums[3] : 0,
-            minLoad: Int(loads.min() ?? 0), maxLoad: Int(loads.max() ?? 0)))
-    }
-
-    /// The sampler's view of this replica's microbatches: training batch `step`, or validation
-    /// batch `evaluationBatch`.
-    private func microbatches(step: Int, evaluationBatch: Int?) -> PipelineRunner.Microbatch {
-        let first = groups.layout.replicaSequences.lowerBound, size = degrees.microbatchSize
-        let (sampler, config) = (self.sampler, self.config)
-        return PipelineRunner.Microbatch(
-            fill: { m, inputs, targets in
-                let sequences = (first + m * size)..<(first + (m + 1) * size)
-                if let evaluationBatch {
-                    sampler.fillEval(batch: evaluationBatch, sequences: sequences, inputs: inputs, targets: targets)
-                } else {
-                    sampler.fill(step: step, sequences: sequences, inputs: inputs, targets: targets)
-                }
-            },
-            dropout: { m in
-                guard config.model.dropout > 0, evaluationBatch == nil else { return nil }
-                return DropoutContext(probability: Float(config.model.dropout), seed: UInt64(config.run.seed),
-                                      step: step, firstSequence: first + m * size, globalBatch: config.train.batchSize)
-            })
     }
 
     /// Global gradient norm before clipping (non-finite when any rank's gradients overflowed), and
@@ -461,85 +273,6 @@ public final class Trainer {
         return (norm, Float((clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1) / lossScale))
     }
 
-    /// Mean loss over `eval_steps` fixed validation batches of the global batch size.
-    private func evaluate() throws -> Double {
-        var lossSum: Double = 0
-        for batch in 0..<config.train.evalSteps {
-            lossSum += try pipeline.evaluate(microbatches(step: 0, evaluationBatch: batch))
-        }
-        _ = model.takeRoutingTotals()
-        return try globalTotals(lossSum, routing: nil).0 / Double(config.train.evalSteps)
-    }
-
-    private func log(step: Int, loss: Double, lr: Double, gradNorm: Double, seconds: Double,
-                     tokensPerStep: Double, utilisation: Utilisation, elapsed: Double) throws {
-        guard isLogger else { return }
-        let tokensPerSecond = tokensPerStep / seconds
-        let mfu = utilisation.mfu(tokensPerSecond: tokensPerSecond)
-        var row: [(key: String, value: MetricValue)] = [
-            ("step", .int(step)), ("loss", .number(loss)), ("lr", .number(lr)), ("grad_norm", .number(gradNorm)),
-            ("tokens_per_s", .number((tokensPerSecond * 10).rounded() / 10)),
-            ("step_ms", .number((seconds * 1e5).rounded() / 100)), ("mfu", .number((mfu * 1e6).rounded() / 1e6)),
-        ]
-        if let scaler {
-            row += [("loss_scale", .number(scaler.scale)), ("skipped_steps", .int(scaler.skippedSteps))]
-        }
-        if let figures = lastPreference {
-            row += [("reward_margin", .number(figures.rewardMargin)), ("preference_accuracy", .number(figures.accuracy)),
-                    ("kl", .number(figures.kl))]
-        }
-        if let routing = lastRouting {
-            row += [("aux_loss", .number(routing.auxLoss)), ("dropped_fraction", .number(routing.droppedFraction)),
-                    ("expert_load_min", .int(routing.minLoad)), ("expert_load_max", .int(routing.maxLoad))]
-        }
-        try metrics?.write(row)
-        let steps = config.train.steps
-        let eta = elapsed / Double(step) * Double(steps - step)
-        progress("step \(step)/\(steps) | loss \(String(format: "%.4f", loss)) | "
-            + "\(String(format: "%.0f", tokensPerSecond)) tok/s | \(String(format: "%.1f", seconds * 1000)) ms/step | "
-            + "MFU \(String(format: "%.1f", 100 * mfu))% | ETA \(formatDuration(eta))")
-    }
-
-    /// Derived figures, once, from rank 0; activation memory is gathered from every stage.
-    private func printStartup(_ utilisation: Utilisation) throws {
-        let memory = try groups.world.allGather([Double(pipeline.activationBytes)])
-        guard isLogger else { return }
-        let c = config, d = degrees, layout = groups.layout
-        let parameters = model.dims.parameterSpecs().reduce(0) { $0 + $1.globalCount }
-        let tokensPerStep = c.train.batchSize * c.model.blockSize
-        let stageMemory = (0..<d.pp).map { stage in
-            formatBytes(memory[layout.rank(pp: stage, dp: 0, tp: 0)])
-        }.joined(separator: ", ")
-        var lines = [
-            "tessera: \(d.worldSize) rank\(d.worldSize == 1 ? "" : "s") = dp \(d.dp) × pp \(d.pp) × tp \(d.tp)"
-                + (d.ep > 1 ? " (ep \(d.ep))" : "") + ", \(d.microbatches) microbatch\(d.microbatches == 1 ? "" : "es") of \(d.microbatchSize) per replica",
-            "tessera: model \(c.model.nLayer) layers, \(c.model.nHead) heads, \(c.model.nEmbd) channels, "
-                + "block \(c.model.blockSize), vocab \(model.dims.vocabSize): \(formatCount(parameters)) parameters",
-            "tessera: \(tokensPerStep) tokens per step (batch \(c.train.batchSize) × block \(c.model.blockSize)), "
-                + "\(c.train.steps) steps, \(formatCount(tokensPerStep * c.train.steps)) tokens; "
-                + "corpus \(formatCount(setup.corpus.train.count)) train / \(formatCount(setup.corpus.val.count)) val tokens",
-        ]
-        let zero = c.parallel.zero == 1 ? "ZeRO-1, sharded over \(d.dp) replicas" : "replicated"
-        lines.append("tessera: optimizer state \(formatBytes(Double(optimizer.stateBytes))) on rank 0 (\(zero))")
-        let compute = model.bf16Engine.map { "bf16 compute (\($0.rawValue))" } ?? "fp32 compute"
-        // The last stage's head works on its logits in one block of rows at a time.
-        let head = GPTPartition(layout: Layout(degrees: d, rank: layout.rank(pp: d.pp - 1, dp: 0, tp: 0)), dims: model.dims)
-        let headRows = GPT.headRows(dims: model.dims, partition: head, rows: d.microbatchSize * c.model.blockSize)
-        let headBytes = 4 * GPT.headWorkspaceFloats(dims: model.dims, partition: head, B: d.microbatchSize)
-        let workBytes = 4 * GPT.workspaceFloats(dims: model.dims, partition: head, B: d.microbatchSize,
-                                                compute: c.precision.compute)
-        let notes = (d.pp > 1 ? ["pipeline \(c.parallel.schedule.rawValue)"] : [])
-            + ["working buffers \(formatBytes(Double(workBytes))), of which head logits \(formatBytes(Double(headBytes))) "
-                + "in blocks of \(headRows) rows"]
-        lines.append("tessera: \(compute), activation memory per stage: \(stageMemory) (\(notes.joined(separator: "; ")))")
-        lines += [
-            "tessera: MFU against \(String(format: "%.1f", utilisation.peakGFLOPs)) GFLOP/s per rank "
-                + "(\(utilisation.source)); model \(String(format: "%.2f", utilisation.flopsPerToken / 1e6)) MFLOP per token",
-            "tessera: OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank",
-            "tessera: writing \(c.run.dir)/metrics.jsonl",
-        ]
-        for line in lines { progress(line) }
-    }
 }
 
 /// A failure during the run: the job stops with exit 1.

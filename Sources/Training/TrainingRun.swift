@@ -54,8 +54,8 @@ public struct TrainingRun {
             try agree(world, loadFailure { try trainer.loadCheckpoint(folder: initial.folder, manifest: initial.manifest,
                                                                       parametersOnly: true) }.map { "train.init_from: \($0)" },
                       code: 1)
-            try trainer.computeReferenceLogProbabilities()  // DPO only
         }
+        try trainer.prepareObjective()
         if let resumed = start.resumed {
             let started = MPIEnvironment.wallTime()
             // A damaged checkpoint found while resuming is a failure of the run: exit 1.

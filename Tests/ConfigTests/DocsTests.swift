@@ -1,0 +1,23 @@
+@testable import Config
+import Foundation
+import Testing
+
+/// docs/config.md has one row per key of the schema, in schema order, with the default written as
+/// `--check` prints it, and no row for a key the schema lacks.
+@Test func docsListEveryKeyWithItsDefault() throws {
+    let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("docs/config.md")
+    let text = try String(contentsOf: docs, encoding: .utf8)
+    // Rows of the form | `section.key` | `default` | meaning |
+    let rows: [(key: String, value: String)] = text.split(separator: "\n").compactMap { line in
+        let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard cells.count >= 4, cells[1].hasPrefix("`"), cells[1].contains("."), cells[2].hasPrefix("`") else { return nil }
+        return (String(cells[1].dropFirst().dropLast()), String(cells[2].dropFirst().dropLast()))
+    }
+    let defaults = TesseraConfig()
+    #expect(rows.map(\.key) == Schema.allKeys, "docs/config.md rows \(rows.map(\.key)) vs schema \(Schema.allKeys)")
+    for (key, value) in rows {
+        guard let spec = Schema.spec(key) else { continue }
+        #expect(value == "\(spec.read(defaults))", "\(key): docs say \(value), the default is \(spec.read(defaults))")
+    }
+}
