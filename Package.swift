@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies point one way, in the order data flows:
-// FileSystem (no deps); MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels, Config;
+// FileSystem (no deps); MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels; Config → Parallel, Kernels (it translates the TOML into their types);
 // Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; Planning → Model; tessera → Training, Planning.
 let package = Package(
     name: "Tessera",
@@ -31,9 +31,9 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Regular-file checks and bounded reads for every module that opens a user's file.
         .target(name: "FileSystem"),
-        .target(name: "Config", dependencies: ["TOMLKit", "FileSystem"]),
-        .target(name: "Parallel", dependencies: ["MPI", "Kernels", "Config"]),
-        .target(name: "Model", dependencies: ["Parallel", "Kernels", "Config", "Random"]),
+        .target(name: "Config", dependencies: ["TOMLKit", "FileSystem", "Parallel", "Kernels"]),
+        .target(name: "Parallel", dependencies: ["MPI", "Kernels"]),
+        .target(name: "Model", dependencies: ["Parallel", "Kernels", "Random"]),
         // SentencePiece's C++ API behind a C header (libsentencepiece-dev).
         .target(name: "CSentencePiece",
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5", "CKernels", "FileSystem"]),
         .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config", "FileSystem"]),
         // The cost model behind `tessera plan`: pure arithmetic over the model's and layout's sizes.
-        .target(name: "Planning", dependencies: ["Model", "Parallel", "Config"]),
+        .target(name: "Planning", dependencies: ["Model", "Parallel", "Kernels", "Config"]),
         .executableTarget(name: "tessera", dependencies: [
             "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random", "Planning", "FileSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -56,13 +56,13 @@ let package = Package(
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Random"]),
         .testTarget(name: "ParallelTests", dependencies: ["Parallel", "Config"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "FileSystemTests", dependencies: ["FileSystem"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model", "Config", "Checkpoint"]),
-        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model", "Parallel"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),
     ]
 )

@@ -5,17 +5,6 @@ public enum TokenizerKind: String, Sendable, Codable, CaseIterable {
     case char, byte, sentencepiece
 }
 
-/// `parallel.schedule`: the pipeline schedule.
-public enum PipelineSchedule: String, Sendable, Codable, CaseIterable {
-    case oneFOneB = "1f1b"
-    case gpipe
-}
-
-/// `precision.compute`: the type matrix products run in.
-public enum ComputeType: String, Sendable, Codable, CaseIterable {
-    case fp32, bf16
-}
-
 /// `precision.grad_allreduce`: the gradient wire format.
 public enum WireType: String, Sendable, Codable, CaseIterable {
     case fp32, bf16, fp16

@@ -1,3 +1,6 @@
+import Kernels
+import Parallel
+
 /// The config sections, one struct each, with the contract's defaults (INTERFACE.md, "Config").
 /// Property names are camelCase; `CodingKeys` carry the TOML names so JSON views match the file.
 

@@ -2,7 +2,7 @@ public typealias BF16Pointer = UnsafeMutablePointer<UInt16>
 public typealias ConstBF16Pointer = UnsafePointer<UInt16>
 
 /// Matrix products of bf16 matrices, accumulated and returned in fp32: the arithmetic of
-/// `precision.compute = "bf16"`. Where the CPU has AVX512_BF16 (or AMX), oneDNN multiplies the bf16
+/// bf16 compute. Where the CPU has AVX512_BF16 (or AMX), oneDNN multiplies the bf16
 /// values directly, about twice OpenBLAS's fp32 rate; elsewhere both operands are widened to fp32
 /// (exact) and OpenBLAS's sgemm multiplies them: the same products, at sgemm's rate less the
 /// widening. One instance per model; not for concurrent use (it keeps scratch and primitives).

@@ -1,4 +1,4 @@
-/// The linear layer with bf16 operands (`precision.compute = "bf16"`): as `linearForward` and
+/// The linear layer with bf16 operands (bf16 compute): as `linearForward` and
 /// `linearBackward`, with the saved input and the weight in bf16 and every product accumulated in
 /// fp32 by `gemm`. Outputs, bias and gradients stay fp32; the output gradient is rounded to bf16
 /// for the two backward products.

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Config
 import Kernels
 import MPI
 import Parallel
@@ -35,7 +34,7 @@ public final class GPT {
     let wte: Int?
     private let wpe, lnfw, lnfb: Int?
     private var scratch: GPTGradientScratch?
-    /// The linear layers' products in the compute precision (`precision.compute`).
+    /// The linear layers' products in the compute precision.
     let linears: LinearLayers
     /// fp32 working copies of the activations saved in bf16.
     private let staging = TensorStaging()

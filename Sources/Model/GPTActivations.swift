@@ -1,4 +1,3 @@
-import Config
 import Kernels
 
 /// Saved-for-backward activations of one microbatch of B sequences of up to T tokens, for the

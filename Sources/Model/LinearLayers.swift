@@ -1,4 +1,3 @@
-import Config
 import Kernels
 
 /// The linear layers' matrix products of one GPT, in its compute precision. fp32: OpenBLAS on the

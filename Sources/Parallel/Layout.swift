@@ -1,4 +1,3 @@
-import Config
 
 /// Where one rank sits in the dp × pp × tp grid: pure arithmetic, no communication.
 ///

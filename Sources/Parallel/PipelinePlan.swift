@@ -1,4 +1,3 @@
-import Config
 
 /// One thing a pipeline stage does, in order. Transfers are named for direction: "forward" carries
 /// activations to the next stage, "backward" carries gradients to the previous one.
@@ -105,4 +104,11 @@ public struct PipelinePlan: Sendable, Equatable {
         case .sendForward, .recvBackward, .sendForwardRecvBackward: stage < stages - 1
         }
     }
+}
+
+/// The order in which a stage runs its microbatches' forwards and backwards: one forward, one
+/// backward once the pipeline is full (1F1B), or every forward before any backward (GPipe).
+public enum PipelineSchedule: String, Sendable, Codable, CaseIterable {
+    case oneFOneB = "1f1b"
+    case gpipe
 }

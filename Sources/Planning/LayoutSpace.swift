@@ -1,4 +1,5 @@
 import Config
+import Parallel
 
 /// One way to run a config on a number of ranks: the parallel degrees and the choices that change
 /// what a step costs but not what it computes.

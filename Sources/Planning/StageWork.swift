@@ -1,4 +1,5 @@
 import Config
+import Kernels
 import Model
 import Parallel
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import FileSystem
 import Foundation
+import Kernels
 import MPI
 import Model
 import Planning

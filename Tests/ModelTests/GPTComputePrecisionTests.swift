@@ -1,5 +1,5 @@
-import Config
 import Foundation
+import Kernels
 @testable import Model
 import Testing
 

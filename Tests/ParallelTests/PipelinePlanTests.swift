@@ -1,4 +1,3 @@
-import Config
 import Parallel
 import Testing
 

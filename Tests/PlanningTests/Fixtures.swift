@@ -1,5 +1,6 @@
 import Config
 import Model
+import Parallel
 @testable import Planning
 
 /// The baby GPT of configs/shakespeare-char.toml (65 characters) and simple rates.
