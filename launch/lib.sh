@@ -74,6 +74,24 @@ tessera_install_packages() {
     fi
 }
 
+# (a2) Python modules the scripts around the product import (launch/sweep's plot), installed with
+# pip into the python3 on PATH, which runs them: the scripts themselves install nothing.
+TESSERA_PYTHON_MODULES=(matplotlib)
+tessera_install_python_modules() {
+    if [[ "${TESSERA_SKIP_INSTALL:-0}" == 1 ]] || ! command -v python3 >/dev/null 2>&1; then
+        return 0
+    fi
+    local module
+    for module in "${TESSERA_PYTHON_MODULES[@]}"; do
+        # find_spec looks the module up without importing it (matplotlib takes a while to import).
+        python3 -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$module') is None)" 2>/dev/null &&
+            continue
+        tessera_note "installing the Python module $module (python3 -m pip install $module)"
+        python3 -m pip install --quiet "$module" >&2 ||
+            tessera_note "could not install $module; launch/sweep will write no plot"
+    done
+}
+
 # (b) Make sure `swift` is on PATH, adding /opt/swift/usr/bin when it is there.
 tessera_require_swift() {
     if command -v swift >/dev/null 2>&1; then

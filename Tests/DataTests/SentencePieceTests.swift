@@ -71,15 +71,19 @@ private let sample = "ROMEO:\nBut soft,  what light through yonder window breaks
     }
 }
 
-/// Whether `python3 -c "import sentencepiece"` works here.
-private let pythonSentencePiece: Bool = run(["python3", "-c", "import sentencepiece"]).status == 0
+/// A Python that imports sentencepiece: Debian's, where `launch/test` installs python3-sentencepiece,
+/// or the one on PATH (which may be another installation, without it).
+private let pythonWithSentencePiece: String? = ["/usr/bin/python3", "python3"].first {
+    run([$0, "-c", "import sentencepiece"]).status == 0
+}
 
-@Test(.enabled(if: pythonSentencePiece, "Python's sentencepiece is not installed (pip install sentencepiece); skipped"))
+@Test(.enabled(if: pythonWithSentencePiece != nil,
+               "no Python here imports sentencepiece (apt-get install python3-sentencepiece); skipped"))
 func idsEqualPythonSentencePiece() throws {
     let tokenizer = try trainedModel()
     let script = "import sentencepiece as s, sys; m = s.SentencePieceProcessor(model_file=sys.argv[1]); "
         + "print(' '.join(map(str, m.encode(sys.argv[2]))))"
-    let result = run(["python3", "-c", script, try #require(model), sample])
+    let result = run([try #require(pythonWithSentencePiece), "-c", script, try #require(model), sample])
     #expect(result.status == 0, "\(result.output)")
     let python = result.output.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     #expect(python == (try tokenizer.encode(sample)))
