@@ -132,12 +132,12 @@ struct RunDirectoryTests {
     }
 
     /// Before: a second run on the same run.dir trained too, both exited 0 and their files mixed.
-    /// The second is refused naming the first; once the first is killed, its lock goes with it and
-    /// a third run starts (a stale lock file blocks nothing).
+    /// The second is refused naming the first (and so is `--check`); once the first is killed, its
+    /// lock goes with it and a third run starts (a stale lock file blocks nothing).
     @Test func aSecondRunOnALockedRunDirectoryIsRefusedAndALockDiesWithItsHolder() throws {
         let dir = Tessera.temporaryDirectory("rundir-lock").appendingPathComponent("run")
         let lock = dir.appendingPathComponent("tessera.lock")
-        var second: TesseraRun?
+        var second: TesseraRun?, checked: TesseraRun?
         var holder = ""
         let first = Tessera.train(np: 2, overrides: ["train.steps=99999999"], label: "rundir-lock-first", runDir: dir,
                                   timeout: 300) {
@@ -147,6 +147,7 @@ struct RunDirectoryTests {
             while Date() < deadline, ((try? Data(contentsOf: metrics))?.count ?? 0) == 0 { usleep(100_000) }
             holder = (try? String(contentsOf: lock, encoding: .utf8)) ?? ""
             second = Tessera.train(np: 2, overrides: ["train.steps=3", "run.seed=7"], label: "rundir-lock-second", runDir: dir)
+            checked = Tessera.train(np: 1, label: "rundir-lock-check", runDir: dir, extraArguments: ["--check"])
             // The holder's pid is the lock file's second word: kill it as a crash would.
             if let pid = holder.split(separator: " ").dropFirst().first.flatMap({ Int32($0) }) { kill(pid, SIGKILL) }
         }
@@ -157,6 +158,10 @@ struct RunDirectoryTests {
         #expect(refused.errorLines.count == 1 && refused.errorLines[0].contains("in use by another run")
                 && refused.errorLines[0].contains(holder.split(separator: ",").first.map(String.init) ?? "?"),
                 "\(refused.stderr)")
+        // `--check` looks for a live holder too, creating nothing.
+        let check = try #require(checked)
+        #expect(check.status == 2 && check.errorLines.count == 1 && check.errorLines[0].contains("in use by another run"),
+                "\(check.stderr)")
         let third = Tessera.train(np: 2, overrides: ["train.steps=3"], label: "rundir-lock-third", runDir: dir)
         #expect(third.status == 0, "\(third.stderr)")
     }
