@@ -7,8 +7,10 @@ import Model
 import MPI
 import Parallel
 
-/// The training loop: per step, each replica runs its microbatches forward and backward,
-/// gradients are summed across replicas while backward runs, then clip, AdamW, log.
+/// The core step and the loop, for any objective: per step, each replica runs the objective's
+/// microbatches forward and backward, gradients are summed across replicas while backward runs,
+/// then clip, loss scaling, AdamW; the objective turns the losses into its loss and evaluates,
+/// `RunReport` tells, checkpoints are saved. `TrainingRun` builds it and loads its weights.
 public final class Trainer {
     let setup: TrainingSetup
     let groups: ProcessGroups
