@@ -137,7 +137,8 @@ private func documents(_ path: String, format: InputFormat? = nil, template: Str
     }
 }
 
-/// A folder linked into itself is walked once: before, the walk recursed until the stack ran out.
+/// A folder linked into itself is walked once: before, the walk followed the loop, listing its files
+/// again at every level, until the path grew too long.
 @Test func aLinkCycleInAnInputFolderIsWalkedOnce() throws {
     let scratch = try Scratch()
     defer { scratch.cleanUp() }
