@@ -17,7 +17,10 @@ struct PreferencePairs {
     var trainCount: Int { count - validationCount }
     var validationCount: Int { count < 2 ? 0 : max(1, count / 10) }
 
-    init(path: String, tokenizer: any Tokenizer, blockSize T: Int) throws {
+    /// `memory`: the bytes this rank may give the encoded pairs; a file with more pairs than fit
+    /// (each pair takes 2 sequences of T tokens, targets and mask) is refused before encoding.
+    init(path: String, tokenizer: any Tokenizer, blockSize T: Int,
+         memory: Double = MemoryGate.nodeMemory / Double(MemoryGate.ranksOnThisNode)) throws {
         let text: String
         do {
             text = try readUTF8File(path, limit: Int.max)
@@ -25,10 +28,21 @@ struct PreferencePairs {
             throw SetupError("data.preferences: '\(path)' \(error.message)")
         }
         self.T = T
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .filter { !$0.element.trimmingCharacters(in: .whitespaces).isEmpty }
+        let bytes = Double(lines.count) * 2 * Double(T) * 12
+        guard bytes <= memory else {
+            throw SetupError("data.preferences: '\(path)' holds \(lines.count) pairs, which at model.block_size = \(T) take "
+                + String(format: "%.1f GiB", bytes / 0x1p30) + " per rank encoded, more than the "
+                + String(format: "%.1f GiB", memory / 0x1p30) + " this node has per rank")
+        }
         var tokens: [Int32] = [], targets: [Int32] = [], mask: [Float] = []
+        let capacity = 2 * T * lines.count
+        tokens.reserveCapacity(capacity)
+        targets.reserveCapacity(capacity)
+        mask.reserveCapacity(capacity)
         var count = 0
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+        for (number, line) in lines {
             let fields = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
             guard let fields, let prompt = fields["prompt"] as? String, let chosen = fields["chosen"] as? String,
                   let rejected = fields["rejected"] as? String else {
