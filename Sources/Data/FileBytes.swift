@@ -13,11 +13,7 @@ enum FileBytes {
         do {
             return try readRegularFile(path, limit: Int.max)
         } catch {
-            // FileReadError's message follows the path ("is not a regular file ..."); DataError's
-            // reason follows "cannot read data file 'PATH': ".
-            var reason = Substring(error.message)
-            for verb in ["is ", "cannot be read: "] where reason.hasPrefix(verb) { reason = reason.dropFirst(verb.count) }
-            throw DataError.unreadable(path: path, reason: String(reason))
+            throw DataError.unreadable(path: path, reason: error.reason)
         }
     }
 }

@@ -54,12 +54,28 @@ public enum FileKind: Equatable, Sendable {
     }
 }
 
-/// A file that cannot be read as asked; `message` says why in a few words, for the caller to put
-/// after the path in its own error.
+/// A file that cannot be read as asked, said two ways for callers' own errors: `message` follows
+/// the path ("is not a regular file (…)", "cannot be read: Permission denied"), `reason` follows
+/// "cannot read PATH: " ("not a regular file (…)", "Permission denied").
 public struct FileReadError: Error, Sendable, CustomStringConvertible {
     public let path: String
     public let message: String
+    public let reason: String
     public var description: String { "\(path) \(message)" }
+
+    static func missing(_ path: String) -> FileReadError {
+        FileReadError(path: path, message: "does not exist", reason: "no such file")
+    }
+
+    /// The file is something it must not be: `what` after "is".
+    static func kind(_ path: String, _ what: String) -> FileReadError {
+        FileReadError(path: path, message: "is " + what, reason: what)
+    }
+
+    /// Reading failed for `why` (the system's reason).
+    static func unreadable(_ path: String, _ why: String) -> FileReadError {
+        FileReadError(path: path, message: "cannot be read: " + why, reason: why)
+    }
 }
 
 /// The bytes of the regular file at `path` (a link to one is followed), refusing anything else
@@ -67,19 +83,19 @@ public struct FileReadError: Error, Sendable, CustomStringConvertible {
 public func readRegularFile(_ path: String, limit: Int) throws(FileReadError) -> [UInt8] {
     let descriptor = open(path, O_RDONLY | O_NONBLOCK)
     guard descriptor >= 0 else {
-        throw FileReadError(path: path, message: errno == ENOENT ? "does not exist" : "cannot be read: " + systemReason())
+        throw errno == ENOENT ? .missing(path) : .unreadable(path, systemReason())
     }
     defer { close(descriptor) }
     var info = stat()
-    guard fstat(descriptor, &info) == 0 else { throw FileReadError(path: path, message: "cannot be read: " + systemReason()) }
+    guard fstat(descriptor, &info) == 0 else { throw .unreadable(path, systemReason()) }
     switch info.st_mode & S_IFMT {
     case S_IFREG: break
-    case S_IFDIR: throw FileReadError(path: path, message: "is a folder, not a file")
-    default: throw FileReadError(path: path, message: "is not a regular file (a FIFO, socket or device)")
+    case S_IFDIR: throw .kind(path, "a folder, not a file")
+    default: throw .kind(path, "not a regular file (a FIFO, socket or device)")
     }
     let size = Int(info.st_size)
     guard size <= limit else {
-        throw FileReadError(path: path, message: "is \(size) bytes, more than the \(limit) this file may hold")
+        throw .kind(path, "\(size) bytes, more than the \(limit) this file may hold")
     }
     // Read to the end rather than to the size: files of /proc report 0 bytes and have more.
     var bytes: [UInt8] = []
@@ -88,24 +104,13 @@ public func readRegularFile(_ path: String, limit: Int) throws(FileReadError) ->
     while true {
         let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
         if count < 0 && errno == EINTR { continue }
-        guard count >= 0 else { throw FileReadError(path: path, message: "cannot be read: " + systemReason()) }
+        guard count >= 0 else { throw .unreadable(path, systemReason()) }
         if count == 0 { return bytes }
         guard count <= limit - bytes.count else {
-            throw FileReadError(path: path, message: "holds more than the \(limit) bytes this file may hold")
+            throw FileReadError(path: path, message: "holds more than the \(limit) bytes this file may hold",
+                                reason: "more than the \(limit) bytes this file may hold")
         }
         bytes += chunk[..<count]
-    }
-}
-
-/// Whether `path` is a regular file (or a link to one); for a reader that opens the file itself.
-/// Throws the reason otherwise.
-public func requireRegularFile(_ path: String) throws(FileReadError) {
-    let kind = FileKind.of(path)
-    guard !kind.isFile else { return }
-    switch kind {
-    case .missing: throw FileReadError(path: path, message: "does not exist")
-    case .folder, .linkToFolder: throw FileReadError(path: path, message: "is a folder, not a file")
-    default: throw FileReadError(path: path, message: "is \(kind.phrase)")
     }
 }
 
@@ -121,7 +126,7 @@ public func isPlainFileName(_ name: String) -> Bool {
 public func readUTF8File(_ path: String, limit: Int) throws(FileReadError) -> String {
     let bytes = try readRegularFile(path, limit: limit)
     guard let text = String(validating: bytes, as: UTF8.self) else {
-        throw FileReadError(path: path, message: "is not valid UTF-8 text")
+        throw .kind(path, "not valid UTF-8 text")
     }
     return text
 }

@@ -85,17 +85,3 @@ public final class RunDirectory {
         }
     }
 }
-
-/// An error in one line: Foundation's file errors otherwise print as a multi-line dump of domains
-/// and user-info dictionaries.
-public func describe(_ error: any Error) -> String {
-    let bridged = error as NSError
-    guard bridged.domain == NSCocoaErrorDomain else { return "\(error)" }
-    let path = bridged.userInfo[NSFilePathErrorKey] as? String
-    // The system's reason: on Linux the underlying error is a POSIXError, elsewhere an NSError.
-    let underlying = bridged.userInfo[NSUnderlyingErrorKey]
-    let code = (underlying as? POSIXError)?.code.rawValue
-        ?? (underlying as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
-    let reason = code.map { String(cString: strerror($0)) } ?? bridged.localizedDescription
-    return path.map { "\($0): \(reason)" } ?? reason
-}

@@ -290,7 +290,8 @@ public struct RunError: Error, CustomStringConvertible {
     }
 }
 
-func progress(_ line: String) {
+/// One line of progress on standard error.
+public func progress(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 

@@ -58,8 +58,6 @@ struct Pipeline: ParsableCommand {
         try MPIEnvironment.finalize()
     }
 
-    private func progress(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-
     /// The step of the newest complete checkpoint in run directory `dir`, if any.
     static func savedStep(_ dir: String) -> Int? {
         guard let folder = try? CheckpointFolder(runDirectory: dir).newest()?.folder,

@@ -79,14 +79,21 @@ struct PreferenceTests {
         }
     }
 
+    /// The arguments of `tessera prefer --judge first` from a briefly pretrained model over the
+    /// prompt lines `prompts`, and the output file they name (not yet written).
+    static func judgedPrefer(prompts text: String, tokens: Int, label: String) throws -> (arguments: [String], out: URL) {
+        let pretrained = Tessera.train(np: 1, overrides: ["train.steps=2"], label: label + "-pre")
+        let dir = Tessera.temporaryDirectory(label)
+        let prompts = dir.appendingPathComponent("prompts.txt"), out = dir.appendingPathComponent("pairs.jsonl")
+        try text.write(to: prompts, atomically: true, encoding: .utf8)
+        return (["prefer", "--checkpoint", pretrained.runDir.path, "--prompts", prompts.path, "--out", out.path,
+                 "--judge", "first", "--tokens", "\(tokens)"], out)
+    }
+
     /// `tessera prefer --judge`: a pair per prompt appended to the file; a rerun skips what is answered.
     @Test func preferRecordsPairsAndResumes() throws {
-        let pretrained = Tessera.train(np: 1, overrides: ["train.steps=2"], label: "prefer-pre")
-        let dir = Tessera.temporaryDirectory("prefer")
-        let prompts = dir.appendingPathComponent("prompts.txt"), out = dir.appendingPathComponent("pairs.jsonl")
-        try "ROMEO:\nJULIET:\\nO Romeo\nFirst Citizen:\n".write(to: prompts, atomically: true, encoding: .utf8)
-        let arguments = ["prefer", "--checkpoint", pretrained.runDir.path, "--prompts", prompts.path, "--out", out.path,
-                         "--judge", "first", "--tokens", "16"]
+        let (arguments, out) = try Self.judgedPrefer(prompts: "ROMEO:\nJULIET:\\nO Romeo\nFirst Citizen:\n", tokens: 16,
+                                                    label: "prefer")
         let first = runMPI(np: 1, executable: Tessera.executable, arguments: arguments, timeout: 60)
         #expect(first.status == 0, "\(first.stderr)")
         let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
@@ -102,12 +109,7 @@ struct PreferenceTests {
     /// An existing `--out` is extended on a line of its own, or refused when it is not JSONL. Before:
     /// the first record was glued to a last line without its newline, and to non-JSON text.
     @Test func preferExtendsAnOutputFileOnALineOfItsOwnAndRefusesOneThatIsNotJSONL() throws {
-        let pretrained = Tessera.train(np: 1, overrides: ["train.steps=2"], label: "prefer-out-pre")
-        let dir = Tessera.temporaryDirectory("prefer-out")
-        let prompts = dir.appendingPathComponent("prompts.txt"), out = dir.appendingPathComponent("pairs.jsonl")
-        try "ROMEO:\n".write(to: prompts, atomically: true, encoding: .utf8)
-        let arguments = ["prefer", "--checkpoint", pretrained.runDir.path, "--prompts", prompts.path, "--out", out.path,
-                         "--judge", "first", "--tokens", "8"]
+        let (arguments, out) = try Self.judgedPrefer(prompts: "ROMEO:\n", tokens: 8, label: "prefer-out")
         let earlier = #"{"chosen": "a", "prompt": "JULIET:", "rejected": "b"}"#
         try earlier.write(to: out, atomically: true, encoding: .utf8)  // no newline at the end
         let extended = runMPI(np: 1, executable: Tessera.executable, arguments: arguments, timeout: 60)

@@ -77,11 +77,11 @@ public struct CheckpointFolder: Sendable {
             }
             return nil
         }
-        let folder = path(step: step)
-        guard latestNamed() != folder else { return (folder, nil) }
+        let folder = path(step: step), named = latestNamed()
+        guard named != folder else { return (folder, nil) }
         let why = switch FileKind.of(latestPath) {
         case .missing: "is missing"
-        case .regular: latestNamed().map { "names \(($0 as NSString).lastPathComponent)" } ?? "does not name a complete checkpoint"
+        case .regular: named.map { "names \(($0 as NSString).lastPathComponent)" } ?? "does not name a complete checkpoint"
         case let kind: "is \(kind.phrase)"
         }
         return (folder, "\(latestPath) \(why); the newest complete checkpoint is \(Self.name(step: step))")
