@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependencies point one way, in the order data flows:
 // FileSystem (no deps); MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels; Config → Parallel, Kernels (it translates the TOML into their types);
-// Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; Planning → Model; tessera → Training, Planning.
+// Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; Planning → Model; Launch → FileSystem (the mpirun launcher's rules);
+// tessera → Training, Planning, Launch.
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v13)],
@@ -42,8 +43,10 @@ let package = Package(
         .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config", "FileSystem"]),
         // The cost model behind `tessera plan`: pure arithmetic over the model's and layout's sizes.
         .target(name: "Planning", dependencies: ["Model", "Parallel", "Kernels", "Config"]),
+        // `tessera launch`: options, hostfiles, the mpirun command line and restarts, apart from MPI itself.
+        .target(name: "Launch", dependencies: ["FileSystem"]),
         .executableTarget(name: "tessera", dependencies: [
-            "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random", "Planning", "FileSystem",
+            "Launch", "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random", "Planning", "FileSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +64,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "FileSystemTests", dependencies: ["FileSystem"]),
+        .testTarget(name: "LaunchTests", dependencies: ["Launch"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model", "Config", "Checkpoint"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model", "Parallel"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),

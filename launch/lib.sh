@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 #
-# Shared helpers for launch/tessera-run and launch/test. Source it; do not run it.
+# Shared helpers for launch/tessera-run, launch/test and launch/slurm. Source it; do not run it.
 #
 # Functions die with a one-line `error: ...` on standard error. Callers set TESSERA_PROG (used
 # as a prefix on progress lines) before calling anything here.
@@ -122,8 +122,9 @@ tessera_build_release() {
     rm -f "$log"
 }
 
-# (d) Environment that lets OpenMPI's shared-memory transport work in containers. A variable the
-# user has already set is left alone.
+# (d) Environment that lets OpenMPI's shared-memory transport work in containers, for launch/test
+# and launch/slurm (`tessera launch` applies the same rules itself: EnvironmentDefaults.swift). A
+# variable the user has already set is left alone.
 tessera_mpi_env() {
     if [[ -z "${OMPI_MCA_btl_vader_single_copy_mechanism+x}" ]]; then
         export OMPI_MCA_btl_vader_single_copy_mechanism=none
@@ -139,144 +140,16 @@ tessera_mpi_env() {
     fi
 }
 
-# Processor cores this process may use, as OpenMPI counts them (cores, not hardware threads),
-# within the CPUs this process is allowed to run on. Falls back to nproc.
-tessera_local_cores() {
-    local n=""
-    if command -v lscpu >/dev/null 2>&1 && [[ -r /proc/self/status ]]; then
-        local allowed
-        allowed="$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)"
-        n="$(lscpu -p=CPU,Core,Socket 2>/dev/null | awk -F, -v allowed="$allowed" '
-            BEGIN {
-                k = split(allowed, parts, ",")
-                for (i = 1; i <= k; i++) {
-                    if (split(parts[i], r, "-") == 2) { for (c = r[1]; c <= r[2]; c++) ok[c] = 1 }
-                    else ok[parts[i]] = 1
-                }
-            }
-            /^#/ { next }
-            ($1 in ok) && !seen[$3 "," $2]++ { cores++ }
-            END { if (cores > 0) print cores }' || true)"
-    fi
-    if [[ ! "$n" =~ ^[0-9]+$ ]] || ((n == 0)); then
-        n="$(nproc 2>/dev/null || echo 1)"
-    fi
-    printf '%s\n' "$n"
-}
-
-# OpenBLAS 0.3.21 picks its kernels from the CPU model number; on a CPU it does not know (a
-# virtual machine's generic "Intel Xeon Processor", for one) it falls back to Prescott's SSE3
-# kernels, 4-5x slower at sgemm. When that happens and OPENBLAS_CORETYPE is unset, choose the
-# kernels the CPU's feature flags support. $1 is the tessera binary. Leaves a user's setting alone.
+# OpenBLAS picks its kernels from the CPU model number and falls back to slow generic ones on a
+# CPU it does not know; then OPENBLAS_CORETYPE names the kernels the CPU's feature flags allow, as
+# `tessera launch` sets it (the rule: Sources/Launch/EnvironmentDefaults.swift). $1 is the tessera
+# binary. Leaves a user's setting alone.
 tessera_blas_coretype() {
     [[ -n "${OPENBLAS_CORETYPE:-}" ]] && return 0
-    local core
-    core="$("$1" bench blas 2>/dev/null | awk '{print $1}')" || return 0
-    [[ "$core" == Prescott || "$core" == Core2 || "$core" == Nehalem ]] || return 0
-    local flags
-    flags="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)"
-    local choice=""
-    if [[ " $flags " == *" avx512f "* && " $flags " == *" avx512bw "* && " $flags " == *" avx512vl "* &&
-        " $flags " == *" avx512dq "* && " $flags " == *" avx512cd "* ]]; then
-        choice=SkylakeX
-    elif [[ " $flags " == *" avx2 "* && " $flags " == *" fma "* ]]; then
-        choice=Haswell
-    fi
+    local choice
+    choice="$("$1" bench blas --coretype-choice 2>/dev/null)" || return 0
     [[ -n "$choice" ]] || return 0
     export OPENBLAS_CORETYPE="$choice"
     TESSERA_MPI_ENV_SET+=(OPENBLAS_CORETYPE)
-    tessera_note "OpenBLAS chose $core kernels for this CPU; using $choice (its feature flags allow them)"
-}
-
-# An exit status of mpirun in words: "exit 1 (...)", "signal 9 (KILL, exit 137)" for 128+N, or
-# for any other status, mpirun's own failure (an OpenMPI error code, not tessera's).
-tessera_describe_status() {
-    local status="$1" name=""
-    if ((status > 128 && status <= 128 + 64)); then
-        name="$(kill -l "$((status - 128))" 2>/dev/null || true)"
-    fi
-    if [[ -n "$name" ]]; then
-        printf 'signal %d (%s, exit %d)' "$((status - 128))" "${name#SIG}" "$status"
-    elif ((status == 1)); then
-        printf 'exit 1 (a failure during the run)'
-    elif ((status == 2)); then
-        printf 'exit 2 (bad usage, config or input)'
-    else
-        printf "exit %d (not tessera's own status but mpirun's: e.g. it lost contact with a node's daemon, or could not start one)" "$status"
-    fi
-}
-
-# The run folder of a `tessera train` command line (the arguments after `train`): the last
-# `--set run.dir=...`, else `dir` in the config's [run] section, else the default; empty when the
-# config cannot be read. Relative to the current folder, as tessera takes it.
-tessera_train_run_dir() {
-    local config="" dir="" i
-    local -a args=("$@")
-    for ((i = 0; i < ${#args[@]}; i++)); do
-        case "${args[i]}" in
-            --config) config="${args[i + 1]:-}"; i=$((i + 1)) ;;
-            --config=*) config="${args[i]#--config=}" ;;
-            --set)
-                [[ "${args[i + 1]:-}" == run.dir=* ]] && dir="${args[i + 1]#run.dir=}"
-                i=$((i + 1))
-                ;;
-            --set=run.dir=*) dir="${args[i]#--set=run.dir=}" ;;
-        esac
-    done
-    if [[ -z "$dir" ]]; then
-        [[ -n "$config" && -r "$config" ]] || return 0
-        # `dir = "..."` in [run], or `run.dir = "..."` at the top level (basic or literal string).
-        dir="$(awk '
-            { sub(/\r$/, "") }
-            /^[ \t]*\[/ { section = $0; gsub(/[ \t\[\]]/, "", section); next }
-            {
-                key = ""
-                if (section == "run" && match($0, /^[ \t]*dir[ \t]*=[ \t]*/)) key = "dir"
-                else if (section == "" && match($0, /^[ \t]*run\.dir[ \t]*=[ \t]*/)) key = "run.dir"
-                if (key == "") next
-                rest = substr($0, RSTART + RLENGTH)
-                q = substr(rest, 1, 1)
-                if (q != "\"" && q != "\047") next
-                rest = substr(rest, 2); end = index(rest, q)
-                if (end > 0) { value = substr(rest, 1, end - 1); found = 1 }
-            }
-            END { if (found) print value; else print "runs/shakespeare-char" }' "$config")"
-    fi
-    printf '%s\n' "$dir"
-}
-
-# Where a restarted `tessera train` (arguments after `train`) continues, in words: the step and
-# folder that RUN_DIR/checkpoints/latest names, step 0 when there is none yet, or "the newest
-# complete checkpoint" when the run folder cannot be told.
-tessera_train_resume_point() {
-    local resume=auto i dir name step
-    local -a args=("$@")
-    for ((i = 0; i < ${#args[@]}; i++)); do
-        case "${args[i]}" in
-            --resume) resume="${args[i + 1]:-auto}"; i=$((i + 1)) ;;
-            --resume=*) resume="${args[i]#--resume=}" ;;
-        esac
-    done
-    if [[ "$resume" == never ]]; then
-        printf 'step 0 (--resume never: the run starts over)'
-        return 0
-    elif [[ "$resume" != auto ]]; then
-        printf 'the checkpoint given by --resume %s' "$resume"
-        return 0
-    fi
-    dir="$(tessera_train_run_dir "$@")"
-    if [[ -z "$dir" ]]; then
-        printf 'the newest complete checkpoint'
-    elif [[ -r "$dir/checkpoints/latest" ]]; then
-        name="$(head -n 1 "$dir/checkpoints/latest" | tr -d '[:space:]')"
-        if [[ "$name" =~ ^step_0*([0-9]+)$ ]]; then
-            step="${BASH_REMATCH[1]}"
-            [[ -n "$step" ]] || step=0
-            printf 'step %s (%s/checkpoints/%s)' "$step" "$dir" "$name"
-        else
-            printf 'the newest complete checkpoint (%s/checkpoints/latest names %s)' "$dir" "${name:-nothing}"
-        fi
-    else
-        printf 'step 0 (no complete checkpoint yet in %s/checkpoints)' "$dir"
-    fi
+    tessera_note "OpenBLAS fell back to generic kernels for this CPU; using $choice (its feature flags allow them)"
 }

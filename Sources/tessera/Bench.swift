@@ -2,6 +2,7 @@ import ArgumentParser
 import FileSystem
 import Foundation
 import Kernels
+import Launch
 import MPI
 
 struct Bench: ParsableCommand {
@@ -10,13 +11,23 @@ struct Bench: ParsableCommand {
         subcommands: [GemmBench.self, AllReduceBench.self, StepBench.self, CommBench.self, BLASInfo.self])
 }
 
-/// Prints the OpenBLAS kernel family chosen for this CPU; launch/tessera-run asks it whether
-/// OpenBLAS fell back to generic kernels.
+/// Prints the OpenBLAS kernel family chosen for this CPU and its threads; with --coretype-choice,
+/// the OPENBLAS_CORETYPE that `tessera launch` would set (nothing when OpenBLAS chose well), for
+/// launchers written in shell (launch/slurm).
 struct BLASInfo: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "blas", abstract: "OpenBLAS kernels and threads.")
 
+    @Flag(help: "Print the kernels to ask for where OpenBLAS fell back to generic ones (else nothing).")
+    var coretypeChoice = false
+
     func run() {
-        print("\(BLAS.coreName) \(BLAS.threads)")
+        if coretypeChoice {
+            if let choice = EnvironmentDefaults.blasCoreChoice(chosen: BLAS.coreName, cpuFlags: LocalMachine.cpuFlags()) {
+                print(choice)
+            }
+        } else {
+            print("\(BLAS.coreName) \(BLAS.threads)")
+        }
     }
 }
 

@@ -51,6 +51,28 @@ struct LauncherTests {
         #expect(errors.count == 1 && errors[0].contains(bad.mentions), "\(run.stderr)")
     }
 
+    /// A run folder and config whose path holds spaces, quotes and shell metacharacters trains on
+    /// two ranks, and the launch line the launcher prints reads back, in a shell, as the very
+    /// command it ran.
+    @Test func awkwardPathsPassWholeAndTheLaunchLineCopiesIntoAShell() throws {
+        let dir = Tessera.temporaryDirectory("launcher").appendingPathComponent("a b $(touch x);'\"*")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let arguments = [Self.launcher, "-np", "2"] + FailureTests.arguments(dir, ["train.steps=2"])
+        let run = runCommand(arguments, environment: Self.environment, timeout: 120)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("metrics.jsonl").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.deletingLastPathComponent().appendingPathComponent("x").path))
+        let line = try #require(run.stderr.split(separator: "\n").first { $0.hasPrefix("tessera-run: ") && $0.contains(" mpirun ") })
+        let shown = String(line.dropFirst("tessera-run: ".count))
+        // The words a shell makes of the line, after the variables it sets.
+        let echo = runCommand(["/bin/sh", "-c", "eval \"set -- $1\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done",
+                               "sh", shown], environment: [:], timeout: 30)
+        let words = echo.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        let command = Array(words.drop { $0 != "mpirun" })
+        #expect(Array(command.suffix(FailureTests.arguments(dir, ["train.steps=2"]).count))
+                == FailureTests.arguments(dir, ["train.steps=2"]), "\(shown)")
+    }
+
     /// TERM to the launcher mid-run: it ends promptly, no rank survives, and `latest` names a
     /// complete checkpoint that verifies.
     @Test func terminatingTheLauncherStopsEveryRank() throws {
@@ -59,7 +81,7 @@ struct LauncherTests {
         let run = runCommand([Self.launcher, "-np", "2"] + FailureTests.arguments(dir, FailureTests.longRun),
                              environment: Self.environment, timeout: 120) {
             guard FailureTests.waitForStep(30, in: dir) else { return }
-            let launcherPID = FailureTests.processes { $0.contains("tessera-run") && $0.contains("run.dir=\(dir.path)") }.min()
+            let launcherPID = FailureTests.processes { $0.contains("tessera launch ") && $0.contains("run.dir=\(dir.path)") }.min()
             if let pid = launcherPID {
                 kill(pid, SIGTERM)
                 signalled = Date()

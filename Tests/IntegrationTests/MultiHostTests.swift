@@ -25,9 +25,8 @@ struct MultiHostTests {
         defer { hosts.down() }
 
         // Where the ranks run: the launcher's own mapping, with /bin/sh in place of tessera.
-        let probe = hosts.launch(on: "h1", options: ["-H", Self.hostList],
-                                 command: ["--", "-c", "echo \"rank $OMPI_COMM_WORLD_RANK on $(hostname)\""],
-                                 executable: "/bin/sh", timeout: 60)
+        let probe = hosts.launch(on: "h1", options: ["-H", Self.hostList, "--program", "/bin/sh"],
+                                 command: ["--", "-c", "echo \"rank $OMPI_COMM_WORLD_RANK on $(hostname)\""], timeout: 60)
         #expect(probe.status == 0, "placement probe exit \(probe.status):\n\(probe.output)")
         var hostOfRank: [Int: String] = [:]
         for line in probe.output.split(separator: "\n") where line.hasPrefix("rank ") {
@@ -209,12 +208,12 @@ private final class SimulatedHosts {
     }
 
     /// Starts `launch/tessera-run OPTIONS --net SUBNET --tcp-only --rsh-agent AGENT COMMAND...`
-    /// inside `host`, running `executable` (default: the built tessera).
-    func start(on host: String, options: [String], command: [String], executable: String? = nil) -> HostJob {
+    /// inside `host`, with the built tessera.
+    func start(on host: String, options: [String], command: [String]) -> HostJob {
         var environment = ProcessInfo.processInfo.environment.filter { key, _ in
             !key.hasPrefix("OMPI_") && !key.hasPrefix("PMIX_") && !key.hasPrefix("TESSERA_")
         }
-        environment["TESSERA_BIN"] = executable ?? Tessera.executable.path
+        environment["TESSERA_BIN"] = Tessera.executable.path
         environment["TESSERA_SKIP_INSTALL"] = "1"
         environment["TESSERA_NETNS_DIR"] = directory.path
         let arguments = [Self.script, "exec", directory.path, host, Self.launcher] + options
@@ -223,9 +222,8 @@ private final class SimulatedHosts {
     }
 
     /// `start`, then waits for the end (stopped after `timeout` seconds: status 124).
-    func launch(on host: String, options: [String], command: [String], executable: String? = nil,
-                timeout: Double) -> (status: Int32, output: String) {
-        let job = start(on: host, options: options, command: command, executable: executable)
+    func launch(on host: String, options: [String], command: [String], timeout: Double) -> (status: Int32, output: String) {
+        let job = start(on: host, options: options, command: command)
         let status = job.wait(timeout: timeout)
         if status == nil { job.stop() }
         return (status ?? 124, job.output + (status == nil ? "\nMultiHostTests: stopped after \(timeout) s\n" : ""))
