@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies point one way, in the order data flows:
-// FileSystem (no deps); MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels; Config → Parallel, Kernels (it translates the TOML into their types);
+// FileSystem (no deps: checks, bounded reads, atomic replacement); MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels; Config → Parallel, Kernels (it translates the TOML into their types);
 // Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; Planning → Model; Launch → FileSystem (the mpirun launcher's rules);
 // tessera → Training, Planning, Launch.
 let package = Package(
@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "COneDNN", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "COneDNN", "Random"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        // Regular-file checks and bounded reads for every module that opens a user's file.
+        // Regular-file checks and bounded reads for every module that opens a user's file, and
+        // atomic replacement for every module that writes one.
         .target(name: "FileSystem"),
         .target(name: "Config", dependencies: ["TOMLKit", "FileSystem", "Parallel", "Kernels"]),
         .target(name: "Parallel", dependencies: ["MPI", "Kernels"]),

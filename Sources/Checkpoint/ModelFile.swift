@@ -1,3 +1,5 @@
+import FileSystem
+
 /// One parameter to save: a view into caller-owned storage (the parameters' single allocation),
 /// so that saving ~124M floats copies nothing. The storage must outlive `ModelFile.write`.
 public struct NamedTensor {

@@ -1,6 +1,7 @@
 import Checkpoint
 import Config
 import Data
+import FileSystem
 import Foundation
 import Kernels
 import Model

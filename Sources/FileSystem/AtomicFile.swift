@@ -18,7 +18,7 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
 /// renamed over `path`; then the folder is flushed so that the rename itself is durable.
 /// On any error the temporary file is removed and `path` is left as it was. A temporary file left
 /// by a process killed mid-write is removed first (a link cannot be made over it).
-func replaceAtomically(_ path: String, _ write: (_ temporaryPath: String) throws -> Void) throws {
+public func replaceAtomically(_ path: String, _ write: (_ temporaryPath: String) throws -> Void) throws {
     let temporary = path + ".tmp"
     unlink(temporary)
     do {

@@ -1,6 +1,6 @@
+import FileSystem
 import Foundation
 import Testing
-@testable import Checkpoint
 
 /// Replacing a file when a run killed mid-write left its temporary file behind.
 struct AtomicFileTests {
