@@ -78,22 +78,36 @@ public struct FileReadError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The bytes of the regular file at `path` (a link to one is followed), refusing anything else
-/// and any file over `limit` bytes before reading it.
-public func readRegularFile(_ path: String, limit: Int) throws(FileReadError) -> [UInt8] {
+/// Opens the regular file at `path` for reading (a link to one is followed) and returns the
+/// descriptor, which the caller closes, with the file's size; anything else is refused before a
+/// byte is read. `O_NONBLOCK` keeps a FIFO from blocking the open itself.
+public func openRegularFile(_ path: String) throws(FileReadError) -> (descriptor: Int32, size: Int) {
     let descriptor = open(path, O_RDONLY | O_NONBLOCK)
     guard descriptor >= 0 else {
         throw errno == ENOENT ? .missing(path) : .unreadable(path, systemReason())
     }
-    defer { close(descriptor) }
     var info = stat()
-    guard fstat(descriptor, &info) == 0 else { throw .unreadable(path, systemReason()) }
-    switch info.st_mode & S_IFMT {
-    case S_IFREG: break
-    case S_IFDIR: throw .kind(path, "a folder, not a file")
-    default: throw .kind(path, "not a regular file (a FIFO, socket or device)")
+    guard fstat(descriptor, &info) == 0 else {
+        let reason = systemReason()
+        close(descriptor)
+        throw .unreadable(path, reason)
     }
-    let size = Int(info.st_size)
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: return (descriptor, Int(info.st_size))
+    case S_IFDIR:
+        close(descriptor)
+        throw .kind(path, "a folder, not a file")
+    default:
+        close(descriptor)
+        throw .kind(path, "not a regular file (a FIFO, socket or device)")
+    }
+}
+
+/// The bytes of the regular file at `path` (a link to one is followed), refusing anything else
+/// and any file over `limit` bytes before reading it.
+public func readRegularFile(_ path: String, limit: Int) throws(FileReadError) -> [UInt8] {
+    let (descriptor, size) = try openRegularFile(path)
+    defer { close(descriptor) }
     guard size <= limit else {
         throw .kind(path, "\(size) bytes, more than the \(limit) this file may hold")
     }

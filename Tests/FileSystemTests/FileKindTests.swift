@@ -47,6 +47,16 @@ struct FileKindTests {
         #expect(error?.message.contains("100 bytes") == true)
     }
 
+    @Test func openingGivesTheDescriptorAndSizeOfARegularFileOnly() throws {
+        let file = folder + "/sized"
+        try Data(repeating: 1, count: 42).write(to: URL(fileURLWithPath: file))
+        let (descriptor, size) = try openRegularFile(file)
+        close(descriptor)
+        #expect(size == 42)
+        let error = #expect(throws: FileReadError.self) { try openRegularFile(folder) }
+        #expect(error?.message == "is a folder, not a file")
+    }
+
     @Test func textMustBeUTF8() throws {
         let file = folder + "/latin1"
         try Data([0x63, 0x61, 0x66, 0xE9]).write(to: URL(fileURLWithPath: file))
