@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies point one way, in the order data flows:
-// FileSystem (no deps: checks, bounded reads, atomic replacement); MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels; Config → Parallel, Kernels (it translates the TOML into their types);
+// FileSystem (no deps: checks, bounded reads, atomic replacement); SafeTensors → FileSystem; MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels; Config → Parallel, Kernels (it translates the TOML into their types);
 // Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; Planning → Model; Launch → FileSystem (the mpirun launcher's rules);
 // tessera → Training, Planning, Launch.
 let package = Package(
@@ -33,6 +33,8 @@ let package = Package(
         // Regular-file checks and bounded reads for every module that opens a user's file, and
         // atomic replacement for every module that writes one.
         .target(name: "FileSystem"),
+        // Hugging Face's safetensors format, read (checked before any tensor) and written (atomically).
+        .target(name: "SafeTensors", dependencies: ["FileSystem"]),
         .target(name: "Config", dependencies: ["TOMLKit", "FileSystem", "Parallel", "Kernels"]),
         .target(name: "Parallel", dependencies: ["MPI", "Kernels"]),
         .target(name: "Model", dependencies: ["Parallel", "Kernels", "Random"]),
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "FileSystemTests", dependencies: ["FileSystem"]),
         .testTarget(name: "LaunchTests", dependencies: ["Launch"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "FileSystem"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model", "Config", "Checkpoint"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model", "Parallel"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),
