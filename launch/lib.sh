@@ -74,8 +74,9 @@ tessera_install_packages() {
     fi
 }
 
-# (a2) Python modules the scripts around the product import (launch/sweep's plot), installed with
-# pip into the python3 on PATH, which runs them: the scripts themselves install nothing.
+# (a2) Python modules the scripts around the product import (launch/sweep's plot; launch/test adds
+# the reference safetensors reader), installed with pip into the python3 on PATH, which runs them:
+# the scripts themselves install nothing.
 TESSERA_PYTHON_MODULES=(matplotlib)
 tessera_install_python_modules() {
     if [[ "${TESSERA_SKIP_INSTALL:-0}" == 1 ]] || ! command -v python3 >/dev/null 2>&1; then
@@ -88,7 +89,7 @@ tessera_install_python_modules() {
             continue
         tessera_note "installing the Python module $module (python3 -m pip install $module)"
         python3 -m pip install --quiet "$module" >&2 ||
-            tessera_note "could not install $module; launch/sweep will write no plot"
+            tessera_note "could not install $module; what needs it is skipped (launch/sweep's plot, the tests against it)"
     done
 }
 
