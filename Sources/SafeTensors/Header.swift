@@ -20,8 +20,8 @@ struct Header {
 
     /// Checks `json` against the format and against a data section of `dataSize` bytes, the way
     /// the reference library does: every tensor within it, and the tensors, sorted by offset,
-    /// covering it exactly, without gaps or overlaps. `problem` prefixes nothing: the caller adds
-    /// the path.
+    /// covering it exactly, without gaps or overlaps. A problem is said without the file's path,
+    /// which the caller puts in front.
     static func decode(_ json: JSONValue, dataSize: Int) throws(HeaderProblem) -> Header {
         guard case let .object(members) = json else { throw HeaderProblem("header is \(json.kind), not a JSON object") }
         var tensors: [TensorInfo] = [], metadata: [String: String] = [:]

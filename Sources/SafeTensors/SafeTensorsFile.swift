@@ -35,10 +35,10 @@ public final class SafeTensorsFile: Sendable {
             throw SafeTensorsError(error)
         }
         do throws(HeaderProblem) {
-            let header = try Self.readHeader(descriptor, size: size)
-            self.tensors = header.header.tensors
-            self.metadata = header.header.metadata
-            self.dataStart = header.dataStart
+            let (header, dataStart) = try Self.readHeader(descriptor, size: size)
+            self.tensors = header.tensors
+            self.metadata = header.metadata
+            self.dataStart = dataStart
         } catch {
             close(descriptor)
             throw SafeTensorsError(path, error.message)

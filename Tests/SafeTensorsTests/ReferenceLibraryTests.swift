@@ -22,7 +22,7 @@ struct ReferenceLibraryTests {
         """
 
     @Test func theReferenceLibraryReadsWhatTesseraWrites() throws {
-        let values: [Float] = [1, -2.5, .pi, 1e-40, 65504, 1.0 / 3]
+        let values: [Float] = [1, -2.5, .pi, 0x1p-133, 65504, 1.0 / 3]  // 2^-133: a Float subnormal
         try withTemporaryDirectory { folder in
             let path = folder + "/model.safetensors"
             try writeSafeTensors(path: path, tensors: [

@@ -80,6 +80,18 @@ struct RoundTripTests {
         }
     }
 
+    @Test func aWriteIntoAMissingFolderIsOneErrorAndLeavesNothing() throws {
+        try withTemporaryDirectory { folder in
+            let path = folder + "/none/model.safetensors"
+            let error = #expect(throws: SafeTensorsError.self) {
+                try writeSafeTensors(path: path, tensors: [TensorToWrite(name: "w", shape: [1], values: [1])])
+            }
+            #expect(error?.description == path + ".tmp: cannot be created: No such file or directory")
+            let left = try FileManager.default.contentsOfDirectory(atPath: folder)
+            #expect(left.isEmpty)
+        }
+    }
+
     @Test func dataIsLaidOutLargestElementFirstAndAligned() throws {
         try withTemporaryDirectory { folder in
             let path = folder + "/mixed.safetensors"
