@@ -1,24 +1,28 @@
-/// Causal multi-head self-attention.
-/// qkv (B, T, 3·NH·HS): per token [q | k | v], head h at columns h·HS..<(h+1)·HS of each third.
+/// Causal self-attention, multi-head or grouped-query.
+/// qkv (B, T, (NH + 2·NKV)·HS): per token [q (NH·HS) | k (NKV·HS) | v (NKV·HS)], head h at columns
+/// h·HS..<(h+1)·HS of its part. Query head h reads kv head h / (NH / NKV), so NKV = 1 is multi-query
+/// attention and NKV = NH (the default, layout (B, T, 3·NH·HS)) is plain multi-head attention.
 /// out (B, T, NH·HS); att (B, NH, T, T) saves the softmax probabilities for backward (zero above
-/// the diagonal). Heads are whatever this rank holds, so a tensor-parallel slice works unchanged.
+/// the diagonal). Heads are whatever this rank holds, so a tensor-parallel slice works unchanged
+/// (as long as each rank holds whole groups: NH and NKV divided alike).
 public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: ConstFloatPointer,
-                             B: Int, T: Int, NH: Int, HS: Int) {
-    let C = NH * HS, C3 = 3 * C
+                             B: Int, T: Int, NH: Int, NKV: Int? = nil, HS: Int) {
+    let heads = AttentionHeads(NH: NH, NKV: NKV, HS: HS)
+    let C = heads.C, row = heads.row
     let scale = 1.0 / Float(HS).squareRoot()
     for b in 0..<B {
         for h in 0..<NH {
-            let q = qkv + b * T * C3 + h * HS, k = q + C, v = q + 2 * C
+            let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
             let p = att + (b * NH + h) * T * T
             // Scores for the full square: the masked half is overwritten below. Cheaper than T
             // small GEMV calls for the sizes this trainer runs.
             BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
-                       alpha: scale, q, lda: C3, k, ldb: C3, beta: 0.0, p, ldc: T)
+                       alpha: scale, q, lda: row, k, ldb: row, beta: 0.0, p, ldc: T)
             for t in 0..<T {
                 causalSoftmaxRow(p + t * T, valid: t + 1, width: T)
             }
             BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
-                       alpha: 1.0, p, lda: T, v, ldb: C3, beta: 0.0, out + b * T * C + h * HS, ldc: C)
+                       alpha: 1.0, p, lda: T, v, ldb: row, beta: 0.0, out + b * T * C + h * HS, ldc: C)
         }
     }
 }
@@ -31,23 +35,28 @@ private func causalSoftmaxRow(_ row: FloatPointer, valid: Int, width: Int) {
     for j in valid..<width { row[j] = 0 }
 }
 
-/// dqkv (B, T, 3C) = gradient of attention (overwritten). `scratch` holds T·T floats.
+/// dqkv (B, T, (NH + 2·NKV)·HS) = gradient of attention (overwritten). A kv head's dk and dv are the
+/// sums over the NH / NKV query heads that read it: the group's first head writes them (beta 0),
+/// the others add theirs (beta 1), so with NKV = NH every head writes its own, as before.
+/// `scratch` holds T·T floats.
 public func attentionBackward(_ dqkv: FloatPointer, _ scratch: FloatPointer,
                               _ dout: ConstFloatPointer, _ att: ConstFloatPointer,
-                              _ qkv: ConstFloatPointer, B: Int, T: Int, NH: Int, HS: Int) {
-    let C = NH * HS, C3 = 3 * C
+                              _ qkv: ConstFloatPointer, B: Int, T: Int, NH: Int, NKV: Int? = nil, HS: Int) {
+    let heads = AttentionHeads(NH: NH, NKV: NKV, HS: HS)
+    let C = heads.C, row = heads.row
     let scale = 1.0 / Float(HS).squareRoot()
     for b in 0..<B {
         for h in 0..<NH {
-            let q = qkv + b * T * C3 + h * HS, k = q + C, v = q + 2 * C
-            let dq = dqkv + b * T * C3 + h * HS, dk = dq + C, dv = dq + 2 * C
+            let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
+            let dq = dqkv + b * T * row + h * HS, dk = dqkv + b * T * row + heads.kOffset(h), dv = dk + heads.KV
+            let kvBeta: Float = h % heads.group == 0 ? 0.0 : 1.0
             let p = att + (b * NH + h) * T * T
             let dy = dout + b * T * C + h * HS
-            // dP = dY · Vᵀ and dV = Pᵀ · dY.
+            // dP = dY · Vᵀ and dV (+)= Pᵀ · dY.
             BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
-                       alpha: 1.0, dy, lda: C, v, ldb: C3, beta: 0.0, scratch, ldc: T)
+                       alpha: 1.0, dy, lda: C, v, ldb: row, beta: 0.0, scratch, ldc: T)
             BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
-                       alpha: 1.0, p, lda: T, dy, ldb: C, beta: 0.0, dv, ldc: C3)
+                       alpha: 1.0, p, lda: T, dy, ldb: C, beta: kvBeta, dv, ldc: row)
             // Softmax backward in place: dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale.
             for t in 0..<T {
                 let pr = p + t * T, dr = scratch + t * T
@@ -55,11 +64,29 @@ public func attentionBackward(_ dqkv: FloatPointer, _ scratch: FloatPointer,
                 for j in 0...t { dr[j] = pr[j] * (dr[j] - rowDot) * scale }
                 for j in (t + 1)..<T { dr[j] = 0 }
             }
-            // dQ = dS · K and dK = dSᵀ · Q.
+            // dQ = dS · K and dK (+)= dSᵀ · Q.
             BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
-                       alpha: 1.0, scratch, lda: T, k, ldb: C3, beta: 0.0, dq, ldc: C3)
+                       alpha: 1.0, scratch, lda: T, k, ldb: row, beta: 0.0, dq, ldc: row)
             BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
-                       alpha: 1.0, scratch, lda: T, q, ldb: C3, beta: 0.0, dk, ldc: C3)
+                       alpha: 1.0, scratch, lda: T, q, ldb: row, beta: kvBeta, dk, ldc: row)
         }
     }
+}
+
+/// Where each head's columns lie in a fused qkv row.
+private struct AttentionHeads {
+    let HS: Int, C: Int, KV: Int, row: Int, group: Int
+
+    init(NH: Int, NKV: Int?, HS: Int) {
+        let NKV = NKV ?? NH
+        precondition(NKV > 0 && NH % NKV == 0, "NH = \(NH) query heads do not split into NKV = \(NKV) groups")
+        self.HS = HS
+        C = NH * HS
+        KV = NKV * HS
+        row = C + 2 * KV
+        group = NH / NKV
+    }
+
+    /// Column of query head h's key (its value is KV further on).
+    @inline(__always) func kOffset(_ h: Int) -> Int { C + (h / group) * HS }
 }

@@ -2,7 +2,8 @@
 //
 // Size letters used throughout:
 //   B batch (sequences), T time (tokens per sequence), C channels, OC output channels,
-//   NH heads, HS head size (C / NH), V vocabulary, N element count.
+//   NH heads, NKV key/value heads (NH / NKV query heads share each; NKV = NH is plain multi-head),
+//   HS head size (C / NH), H hidden width of a gated MLP, V vocabulary, N element count.
 //
 // Argument order everywhere (llm.c's): outputs, saved-for-backward buffers, inputs, weights, sizes.
 // Backward mirrors forward: input gradients, weight gradients, output gradient, saved buffers,
