@@ -163,3 +163,20 @@ func normGradientSums(_ dout: UnsafePointer<Float>, _ weight: UnsafePointer<Floa
     }
     return (sumD, sumDN)
 }
+
+/// Σ a[i]·b[i]·c[i] over 0..<n.
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int) -> Float {
+    var lanes = SIMD8<Float>(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+        lanes += load8(a, i) * load8(b, i) * load8(c, i)
+        i += 8
+    }
+    var s = lanes.sum()
+    while i < n {
+        s += a[i] * b[i] * c[i]
+        i += 1
+    }
+    return s
+}
