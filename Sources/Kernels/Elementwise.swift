@@ -21,3 +21,23 @@ public func geluBackward(_ dinp: FloatPointer, _ dout: ConstFloatPointer, _ inp:
                               range.count)
     }
 }
+
+/// SwiGLU, the gated activation of LLaMA's MLP, on the fused output of its gate and up projections.
+/// gateup (N, 2H): per token [gate (H) | up (H)], so one linear of OC = 2H computes both (its weight
+/// rows are gate_proj's, then up_proj's; a tensor-parallel slice must hold matching halves of each,
+/// gate then up, on every rank). out (N, H) = silu(gate) · up, silu(x) = x · sigmoid(x).
+public func swigluForward(_ out: FloatPointer, _ gateup: ConstFloatPointer, N: Int, H: Int) {
+    KernelThreads.forEachChunk(N, cost: 2 * H) { rows in
+        tessera_swiglu_forward(out + rows.lowerBound * H, gateup + rows.lowerBound * 2 * H, rows.count, H)
+    }
+}
+
+/// dgateup (N, 2H) = [dout · up · silu'(gate) | dout · silu(gate)] (overwrites); dgateup must not
+/// alias dout or gateup.
+public func swigluBackward(_ dgateup: FloatPointer, _ dout: ConstFloatPointer, _ gateup: ConstFloatPointer,
+                           N: Int, H: Int) {
+    KernelThreads.forEachChunk(N, cost: 2 * H) { rows in
+        tessera_swiglu_backward(dgateup + rows.lowerBound * 2 * H, dout + rows.lowerBound * H,
+                                gateup + rows.lowerBound * 2 * H, rows.count, H)
+    }
+}
