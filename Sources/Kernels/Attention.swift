@@ -37,7 +37,7 @@ private func causalSoftmaxRow(_ row: FloatPointer, valid: Int, width: Int) {
 
 /// dqkv (B, T, (NH + 2·NKV)·HS) = gradient of attention (overwritten). A kv head's dk and dv are the
 /// sums over the NH / NKV query heads that read it: the group's first head writes them (beta 0),
-/// the others add theirs (beta 1), so with NKV = NH every head writes its own, as before.
+/// the others add theirs (beta 1), so with NKV = NH each head simply writes its own.
 /// `scratch` holds T·T floats.
 public func attentionBackward(_ dqkv: FloatPointer, _ scratch: FloatPointer,
                               _ dout: ConstFloatPointer, _ att: ConstFloatPointer,

@@ -11,6 +11,7 @@
 //
 // Invariant: every *weight* gradient is accumulated with `+=`, so gradient accumulation over
 // microbatches works by simply not zeroing between them. Input gradients are overwritten unless a
-// kernel says otherwise (LayerNorm and RMSNorm add into the residual stream's gradient).
+// kernel says otherwise (LayerNorm and RMSNorm add into the residual stream's gradient; RoPE turns
+// qkv and its gradient in place).
 public typealias FloatPointer = UnsafeMutablePointer<Float>
 public typealias ConstFloatPointer = UnsafePointer<Float>
