@@ -15,6 +15,42 @@ public enum TrainingObjective: String, Sendable, Codable, CaseIterable {
     case lm, dpo
 }
 
+/// `model.family`: the parts a family's model is built from; each of the keys `norm`, `position`,
+/// `mlp`, `bias`, `tie_embeddings` and `ffn_hidden` that a config does not write takes its family's.
+public enum ModelFamily: String, Sendable, Codable, CaseIterable {
+    case gpt2, llama
+
+    public var norm: NormKind { self == .gpt2 ? .layernorm : .rmsnorm }
+    public var position: PositionKind { self == .gpt2 ? .learned : .rope }
+    public var mlp: MLPKind { self == .gpt2 ? .gelu : .swiglu }
+    public var bias: Bool { self == .gpt2 }
+    public var tieEmbeddings: Bool { self == .gpt2 }
+
+    /// The MLP's hidden width for `nEmbd` channels: GPT-2's 4C; LLaMA's 8C/3 (the same parameters
+    /// in SwiGLU's three matrices as in GELU's two of 4C), rounded up to a multiple of 64.
+    public func ffnHidden(nEmbd: Int) -> Int {
+        switch self {
+        case .gpt2: 4 * nEmbd
+        case .llama: (8 * nEmbd + 3 * 64 - 1) / (3 * 64) * 64
+        }
+    }
+}
+
+/// `model.norm`.
+public enum NormKind: String, Sendable, Codable, CaseIterable {
+    case layernorm, rmsnorm
+}
+
+/// `model.position`: a learned position embedding, or rotary embedding of queries and keys.
+public enum PositionKind: String, Sendable, Codable, CaseIterable {
+    case learned, rope
+}
+
+/// `model.mlp`.
+public enum MLPKind: String, Sendable, Codable, CaseIterable {
+    case gelu, swiglu
+}
+
 /// `precision.loss_scale`: `"dynamic"`, `"none"` or a fixed positive number.
 public enum LossScale: Sendable, Equatable, Codable, CustomStringConvertible {
     case dynamic

@@ -23,6 +23,16 @@ enum Schema {
         KeySpec("model", "top_k", .integer(\.model.topK)),
         KeySpec("model", "capacity_factor", .number(\.model.capacityFactor)),
         KeySpec("model", "aux_loss_coef", .number(\.model.auxLossCoef)),
+        KeySpec("model", "family", .choice(\.model.family)),
+        KeySpec("model", "norm", .choice(\.model.norm, effective: \.model.effectiveNorm)),
+        KeySpec("model", "norm_eps", .number(\.model.normEps)),
+        KeySpec("model", "position", .choice(\.model.position, effective: \.model.effectivePosition)),
+        KeySpec("model", "rope_theta", .number(\.model.ropeTheta)),
+        KeySpec("model", "n_kv_head", .integer(\.model.nKVHead)),
+        KeySpec("model", "mlp", .choice(\.model.mlp, effective: \.model.effectiveMLP)),
+        KeySpec("model", "ffn_hidden", .integer(\.model.ffnHidden)),
+        KeySpec("model", "bias", .flag(\.model.bias, effective: \.model.effectiveBias)),
+        KeySpec("model", "tie_embeddings", .flag(\.model.tieEmbeddings, effective: \.model.effectiveTieEmbeddings)),
 
         KeySpec("parallel", "tp", .integer(\.parallel.tp)),
         KeySpec("parallel", "pp", .integer(\.parallel.pp)),
@@ -89,6 +99,7 @@ struct KeySpec: Sendable {
         case text(WritableKeyPath<TesseraConfig, String> & Sendable)
         case choice(names: [String], read: @Sendable (TesseraConfig) -> String,
                     write: @Sendable (inout TesseraConfig, String) -> Bool)
+        case flag(read: @Sendable (TesseraConfig) -> Bool, write: @Sendable (inout TesseraConfig, Bool) -> Void)
         case lossScale
 
         static func choice<E: RawRepresentable & CaseIterable & Sendable>(
@@ -103,6 +114,25 @@ struct KeySpec: Sendable {
                     })
         }
 
+        /// A choice that a family may make: unset (nil) it reads as `effective`.
+        static func choice<E: RawRepresentable & CaseIterable & Sendable>(
+            _ path: WritableKeyPath<TesseraConfig, E?> & Sendable, effective: KeyPath<TesseraConfig, E> & Sendable
+        ) -> Access where E.RawValue == String {
+            .choice(names: E.allCases.map(\.rawValue),
+                    read: { $0[keyPath: effective].rawValue },
+                    write: { config, text in
+                        guard let value = E(rawValue: text) else { return false }
+                        config[keyPath: path] = value
+                        return true
+                    })
+        }
+
+        /// A boolean that a family may set: unset (nil) it reads as `effective`.
+        static func flag(_ path: WritableKeyPath<TesseraConfig, Bool?> & Sendable,
+                         effective: KeyPath<TesseraConfig, Bool> & Sendable) -> Access {
+            .flag(read: { $0[keyPath: effective] }, write: { $0[keyPath: path] = $1 })
+        }
+
         /// For "must be X" messages.
         var expected: String {
             switch self {
@@ -110,6 +140,7 @@ struct KeySpec: Sendable {
             case .number: "a number"
             case .text: "a string"
             case .choice(let names, _, _): "one of " + names.joined(separator: ", ")
+            case .flag: "true or false"
             case .lossScale: "\"dynamic\", \"none\" or a positive number"
             }
         }
@@ -119,7 +150,7 @@ struct KeySpec: Sendable {
     var acceptsBareWord: Bool {
         switch access {
         case .text, .choice, .lossScale: true
-        case .integer, .number: false
+        case .integer, .number, .flag: false
         }
     }
 
@@ -129,6 +160,7 @@ struct KeySpec: Sendable {
         case .number(let path): .float(config[keyPath: path])
         case .text(let path): .string(config[keyPath: path])
         case .choice(_, let read, _): .string(read(config))
+        case .flag(let read, _): .bool(read(config))
         case .lossScale: config.precision.lossScale.configValue
         }
     }
@@ -150,6 +182,8 @@ struct KeySpec: Sendable {
             config[keyPath: path] = text
         case (.choice(_, _, let write), .string(let text)) where write(&config, text):
             break
+        case (.flag(_, let write), .bool(let value)):
+            write(&config, value)
         case (.choice, .string):
             throw notAChoice(value, source: source)
         case (.lossScale, _):

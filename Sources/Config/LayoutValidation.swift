@@ -18,6 +18,13 @@ extension TesseraConfig {
         guard model.nEmbd % tp == 0 else {
             throw fail("parallel.tp = \(tp) does not divide model.n_embd = \(model.nEmbd)")
         }
+        guard model.effectiveKVHeads % tp == 0 else {
+            throw fail("parallel.tp = \(tp) does not divide the \(model.effectiveKVHeads) key/value heads (model.n_kv_head): "
+                + "each tensor rank holds whole key/value heads")
+        }
+        guard model.effectiveFFNHidden % tp == 0 else {
+            throw fail("parallel.tp = \(tp) does not divide the MLP's hidden width \(model.effectiveFFNHidden) (model.ffn_hidden)")
+        }
         guard pp <= model.nLayer else {
             throw fail("parallel.pp = \(pp) exceeds model.n_layer = \(model.nLayer); each stage needs a layer")
         }

@@ -10,6 +10,10 @@ public enum Limits {
     public static let heads = 1024
     /// model.n_embd (the largest public models use 16,384–25,600).
     public static let embedding = 65_536
+    /// model.ffn_hidden: 16 × the largest n_embd.
+    public static let ffnHidden = 16 * embedding
+    /// model.rope_theta (Llama 3 uses 500,000).
+    public static let ropeTheta = 1e9
     /// model.block_size, 2^20 tokens.
     public static let blockSize = 1 << 20
     /// model.vocab_size, 2^24 ids (token ids are 32-bit; the largest vocabularies hold ~256 Ki).

@@ -40,8 +40,10 @@ public struct DataConfig: Sendable, Codable, Equatable {
     }
 }
 
-/// `[model]`: the GPT's shape.
+/// `[model]`: the decoder's shape and parts. The part keys left nil take the family's choice
+/// (read them through `effective...`); `tomlText()` writes the effective values.
 public struct ModelConfig: Sendable, Codable, Equatable {
+    public var family = ModelFamily.gpt2
     public var nLayer = 4
     public var nHead = 4
     public var nEmbd = 128
@@ -54,13 +56,46 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var topK = 2
     public var capacityFactor = 1.25
     public var auxLossCoef = 0.01
+    public var norm: NormKind?
+    public var normEps = 1e-5
+    public var position: PositionKind?
+    public var ropeTheta = 10_000.0
+    /// 0 = n_head (multi-head attention).
+    public var nKVHead = 0
+    public var mlp: MLPKind?
+    /// 0 = the family's.
+    public var ffnHidden = 0
+    public var bias: Bool?
+    public var tieEmbeddings: Bool?
 
     public init() {}
 
+    public var effectiveNorm: NormKind { norm ?? family.norm }
+    public var effectivePosition: PositionKind { position ?? family.position }
+    public var effectiveMLP: MLPKind { mlp ?? family.mlp }
+    public var effectiveBias: Bool { bias ?? family.bias }
+    public var effectiveTieEmbeddings: Bool { tieEmbeddings ?? family.tieEmbeddings }
+    public var effectiveKVHeads: Int { nKVHead == 0 ? nHead : nKVHead }
+    public var effectiveFFNHidden: Int { ffnHidden == 0 ? family.ffnHidden(nEmbd: nEmbd) : ffnHidden }
+
+    /// Equal when they describe the same model: a part left to the family equals the same part
+    /// written out (as `tomlText()` writes it).
+    public static func == (a: ModelConfig, b: ModelConfig) -> Bool {
+        a.family == b.family && a.nLayer == b.nLayer && a.nHead == b.nHead && a.nEmbd == b.nEmbd
+            && a.blockSize == b.blockSize && a.vocabSize == b.vocabSize && a.dropout == b.dropout
+            && a.nExperts == b.nExperts && a.topK == b.topK && a.capacityFactor == b.capacityFactor
+            && a.auxLossCoef == b.auxLossCoef && a.effectiveNorm == b.effectiveNorm && a.normEps == b.normEps
+            && a.effectivePosition == b.effectivePosition && a.ropeTheta == b.ropeTheta && a.nKVHead == b.nKVHead
+            && a.effectiveMLP == b.effectiveMLP && a.ffnHidden == b.ffnHidden && a.effectiveBias == b.effectiveBias
+            && a.effectiveTieEmbeddings == b.effectiveTieEmbeddings
+    }
+
     enum CodingKeys: String, CodingKey {
-        case nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", blockSize = "block_size"
+        case family, nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", blockSize = "block_size"
         case vocabSize = "vocab_size", dropout, nExperts = "n_experts", topK = "top_k"
         case capacityFactor = "capacity_factor", auxLossCoef = "aux_loss_coef"
+        case norm, normEps = "norm_eps", position, ropeTheta = "rope_theta", nKVHead = "n_kv_head", mlp
+        case ffnHidden = "ffn_hidden", bias, tieEmbeddings = "tie_embeddings"
     }
 }
 

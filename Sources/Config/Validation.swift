@@ -35,6 +35,19 @@ extension TesseraConfig {
                     model.capacityFactor, "must be in (0, \(Limits.capacityFactor)]")
         try require(model.auxLossCoef >= 0 && model.auxLossCoef <= Limits.coefficient, "model.aux_loss_coef",
                     model.auxLossCoef, "must be in [0, \(Limits.coefficient)]")
+        try require(model.normEps > 0 && model.normEps < 1, "model.norm_eps", model.normEps, "must be in (0, 1)")
+        try require(model.ropeTheta > 1 && model.ropeTheta <= Limits.ropeTheta, "model.rope_theta", model.ropeTheta,
+                    "must be in (1, \(Limits.ropeTheta)]")
+        try within(model.nKVHead, 0, model.nHead, "model.n_kv_head", "0 = model.n_head")
+        try require(model.nHead % model.effectiveKVHeads == 0, "model.n_kv_head", model.nKVHead,
+                    "must divide model.n_head = \(model.nHead)")
+        try require(model.effectivePosition != .rope || (model.nEmbd / model.nHead) % 2 == 0, "model.position",
+                    "\"rope\"", "needs an even head size, and model.n_embd / model.n_head = \(model.nEmbd / model.nHead)")
+        try within(model.ffnHidden, 0, Limits.ffnHidden, "model.ffn_hidden", "0 = the family's")
+        if model.nExperts > 0 {
+            try require(model.effectiveMLP == .gelu && model.effectiveBias, "model.n_experts", model.nExperts,
+                        "needs model.mlp = \"gelu\" and model.bias = true: experts are GELU MLPs with biases")
+        }
 
         try within(parallel.tp, 1, Limits.ranks, "parallel.tp")
         try within(parallel.pp, 1, Limits.ranks, "parallel.pp")

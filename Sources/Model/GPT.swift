@@ -5,8 +5,8 @@ import Kernels
 import MPI
 import Parallel
 
-/// A pre-LayerNorm GPT decoder with tied input/output embeddings: the part of it one rank holds
-/// (a GPTPartition), run one microbatch at a time.
+/// A pre-norm decoder built from `dims.parts` (GPT-2's, LLaMA's, or any mix): the part of it one
+/// rank holds (a GPTPartition), run one microbatch at a time.
 ///
 /// Tensor parallelism follows Megatron: attention heads and MLP columns are split across the
 /// tensor group, each block needing one all-reduce per branch forward (reduce-from-region after
@@ -29,10 +29,13 @@ public final class GPT {
     private let expertOffsets: [[[ExpertLeaf: Int]]]
     /// Routing statistics summed over every forward with targets since the last `takeRoutingTotals`.
     private var routingTotals: RoutingTotals
-    /// Flat offsets of the token embedding (also the head's weight), the position embedding and
-    /// the final norm, where this rank holds them.
+    /// Flat offsets of the token embedding, the position embedding, the final norm and the head's
+    /// weight (the token embedding when tied), where this rank holds them.
     let wte: Int?
     private let wpe, lnfw, lnfb: Int?
+    let headWeight: Int?
+    /// cos and sin of every position's rotary angles, under rotary positions.
+    private let rope: RopeTable?
     private var scratch: GPTGradientScratch?
     /// The linear layers' products in the compute precision.
     let linears: LinearLayers
@@ -65,8 +68,15 @@ public final class GPT {
         wpe = offset(GPTParameterName.positionEmbedding)
         lnfw = offset(GPTParameterName.finalNormWeight)
         lnfb = offset(GPTParameterName.finalNormBias)
+        headWeight = partition.hasHead ? offset(dims.parts.tiedEmbeddings ? GPTParameterName.tokenEmbedding : GPTParameterName.head)
+            : nil
+        if case .rotary(let theta) = dims.parts.position {
+            rope = RopeTable(HS: dims.headSize, positions: dims.blockSize, theta: theta)
+        } else {
+            rope = nil
+        }
         blockOffsets = partition.layers.map { l in
-            Dictionary(uniqueKeysWithValues: BlockLeaf.allCases.compactMap { leaf in
+            Dictionary(uniqueKeysWithValues: BlockLeaf.leaves(dims).compactMap { leaf in
                 offset(GPTParameterName.block(l, leaf)).map { (leaf, $0) }
             })
         }
@@ -78,7 +88,7 @@ public final class GPT {
             }
         }
         experts = dims.experts.map {
-            MixtureOfExperts(settings: $0, group: expertGroup, tensor: tensor, C: dims.nEmbd)
+            MixtureOfExperts(settings: $0, group: expertGroup, tensor: tensor, C: dims.nEmbd, hidden: dims.parts.ffnHidden)
         }
         routingTotals = RoutingTotals(layers: dims.nLayer, experts: dims.experts?.count ?? 0)
     }
@@ -100,8 +110,9 @@ public final class GPT {
     /// Flat parameter range of global block `layer`'s dense parameters (its gradient bucket,
     /// summed across data-parallel replicas); the block must be local.
     public func blockRange(_ layer: Int) -> Range<Int> {
-        let first = store.index(of: GPTParameterName.block(layer, .ln1Weight))
-        let last = store.index(of: GPTParameterName.block(layer, dims.experts == nil ? .fcProjBias : .routerWeight))
+        let leaves = BlockLeaf.leaves(dims)
+        let first = store.index(of: GPTParameterName.block(layer, leaves.first!))
+        let last = store.index(of: GPTParameterName.block(layer, leaves.last!))
         return store.offsets[first]..<store.range(of: last).upperBound
     }
 
@@ -121,7 +132,7 @@ public final class GPT {
     }
 
     /// The flat ranges outside every block, non-empty: the token embedding on its own (so that both
-    /// stages holding it cut it alike), the position embedding, the final norm.
+    /// stages holding it cut it alike), the position embedding, the final norm and untied head.
     public var nonBlockRanges: [Range<Int>] {
         let blocks = partition.layers.first.map { blockRange($0).lowerBound } ?? store.count
         let end = partition.layers.last.map { expertRange($0).upperBound } ?? store.count
@@ -133,6 +144,10 @@ public final class GPT {
     public var tokenEmbeddingRange: Range<Int>? {
         wte == nil ? nil : store.range(of: store.index(of: GPTParameterName.tokenEmbedding))
     }
+
+    /// The token embedding's range where the first and last pipeline stages both hold it, as the
+    /// tied head, and sum its gradients; nil with an untied head.
+    public var tiedEmbeddingRange: Range<Int>? { dims.parts.tiedEmbeddings ? tokenEmbeddingRange : nil }
 
     public func makeActivations(batch B: Int) -> GPTActivations {
         let acts = GPTActivations(dims: dims, partition: partition, B: B, T: dims.blockSize, compute: linears.compute)
@@ -201,16 +216,17 @@ public final class GPT {
     public func forward(_ acts: GPTActivations, tokens: UnsafePointer<Int32>,
                         targets: UnsafePointer<Int32>?, T: Int? = nil,
                         dropout: DropoutContext? = nil, dloss: Float? = nil) throws(MPIError) -> Double {
-        let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, tp = partition.tpSize
-        let heads = dims.nHead / tp, width = C / tp
+        let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, tp = partition.tpSize, parts = dims.parts
+        let heads = dims.nHead / tp, kvHeads = parts.kvHeads / tp, width = C / tp
+        let qkvWidth = dims.qkvRows / tp, fcWidth = parts.fcRows / tp, hidden = parts.ffnHidden / tp
         precondition(T <= acts.T && (targets == nil || T == acts.T),
                      "forward over \(T) tokens with activations for \(acts.T); training needs full blocks")
         let BT = B * T
         let p = store.values
-        if let wte, let wpe {
+        if partition.hasEmbedding, let wte {
             // Vocabulary-parallel embedding: each rank adds the rows it holds; one rank adds the
             // position embedding, so the sum counts it once.
-            embeddingForward(acts.encoded, tokens, p + wte, tensor.rank == 0 ? p + wpe : nil, B: B, T: T, C: C,
+            embeddingForward(acts.encoded, tokens, p + wte, tensor.rank == 0 ? wpe.map { UnsafePointer(p + $0) } : nil, B: B, T: T, C: C,
                              vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
             try tensor.reduceFromRegion(acts.encoded, count: BT * C)
             if let dropout {
@@ -226,18 +242,19 @@ public final class GPT {
             // A row-parallel projection's bias is replicated; one rank adds it before the sum.
             let adds = tensor.rank == 0
             staging.keep(a.ln1, count: BT * C, as: .linearInput) {
-                layerNormForward($0, a.ln1Mean, a.ln1Rstd, residual, w.ln1w, w.ln1b, N: BT, C: C)
+                normForward($0, a.ln1Mean, a.ln1Rstd, residual, w.ln1w, w.ln1b, N: BT, C: C)
             }
-            let qkv = staging.keep(a.qkv, count: BT * 3 * width, as: .qkv) {
-                linears.forward($0, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: 3 * width)
+            let qkv = staging.keep(a.qkv, count: BT * qkvWidth, as: .qkv) {
+                linears.forward($0, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: qkvWidth)
+                if let rope { ropeForward($0, rope, B: B, T: T, NH: heads, NKV: kvHeads, HS: dims.headSize) }
             }
             // One sequence at a time, so the probabilities' working copy holds one sequence's.
             let probabilities = heads * T * T
             staging.keep(a.atty, count: BT * width, as: .linearInput) { atty in
                 for b in 0..<B {
                     staging.keep(a.att.advanced(by: b * probabilities), count: probabilities, as: .attentionProbabilities) {
-                        attentionForward(atty + b * T * width, $0, qkv + b * T * 3 * width, B: 1, T: T, NH: heads,
-                                         HS: dims.headSize)
+                        attentionForward(atty + b * T * width, $0, qkv + b * T * qkvWidth, B: 1, T: T, NH: heads,
+                                         NKV: kvHeads, HS: dims.headSize)
                     }
                 }
             }
@@ -253,18 +270,23 @@ public final class GPT {
                 residualForward($0, residual, branch, N: BT * C)
             }
             staging.keep(a.ln2, count: BT * C, as: .linearInput) {
-                layerNormForward($0, a.ln2Mean, a.ln2Rstd, residual2, w.ln2w, w.ln2b, N: BT, C: C)
+                normForward($0, a.ln2Mean, a.ln2Rstd, residual2, w.ln2w, w.ln2b, N: BT, C: C)
             }
             if let experts, let routing = a.routing {
                 try experts.forward(routing, input: a.ln2.fp32, output: branch, weights: expertWeights(p, block: i),
                                     B: B, T: T)
                 if targets != nil { routingTotals.add(routing, layer: l) }
             } else {
-                let fch = staging.keep(a.fch, count: BT * 4 * width, as: .preActivation) {
-                    linears.forward($0, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: 4 * width)
+                let fch = staging.keep(a.fch, count: BT * fcWidth, as: .preActivation) {
+                    linears.forward($0, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: fcWidth)
                 }
-                staging.keep(a.fchGelu, count: BT * 4 * width, as: .linearInput) { geluForward($0, fch, N: BT * 4 * width) }
-                linears.forward(branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: 4 * width, OC: C)
+                staging.keep(a.fchGelu, count: BT * hidden, as: .linearInput) {
+                    switch parts.mlp {
+                    case .gelu: geluForward($0, fch, N: BT * hidden)
+                    case .swiglu: swigluForward($0, fch, N: BT, H: hidden)
+                    }
+                }
+                linears.forward(branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: hidden, OC: C)
             }
             try tensor.reduceFromRegion(branch, count: BT * C)
             if let dropout {
@@ -276,13 +298,13 @@ public final class GPT {
             })
         }
         acts.headDloss = nil
-        guard let wte, let lnfw, let lnfb else { return 0 }
+        guard let headWeight, let lnfw else { return 0 }
         let V = partition.vocabShard(dims)
         staging.keep(acts.lnf, count: BT * C, as: .linearInput) {
-            layerNormForward($0, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, p + lnfb, N: BT, C: C)
+            normForward($0, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, lnfb.map { p + $0 }, N: BT, C: C)
         }
         guard let targets else {
-            linears.forward(acts.sampledLogits.take(B * acts.T * V), acts.lnf, p + wte, nil, BT: BT, C: C, OC: V)
+            linears.forward(acts.sampledLogits.take(B * acts.T * V), acts.lnf, p + headWeight, nil, BT: BT, C: C, OC: V)
             return 0
         }
         return try headLoss(acts, targets: targets, BT: BT, dloss: dloss)
@@ -310,18 +332,19 @@ public final class GPT {
     public func backward(_ acts: GPTActivations, tokens: UnsafePointer<Int32>,
                          targets: UnsafePointer<Int32>, dloss: Float, tokenWeights: UnsafePointer<Float>? = nil,
                          dropout: DropoutContext? = nil, blockDone: (Int) -> Void = { _ in }) throws(MPIError) {
-        let B = acts.B, T = acts.T, C = dims.nEmbd, tp = partition.tpSize
-        let heads = dims.nHead / tp, width = C / tp
+        let B = acts.B, T = acts.T, C = dims.nEmbd, tp = partition.tpSize, parts = dims.parts
+        let heads = dims.nHead / tp, kvHeads = parts.kvHeads / tp, width = C / tp
+        let qkvWidth = dims.qkvRows / tp, fcWidth = parts.fcRows / tp, hidden = parts.ffnHidden / tp
         let BT = B * T
         let s = scratch(B)
         let p = store.values, g = store.grads
 
-        if let lnfw, let lnfb {
+        if let lnfw {
             let dlnf = headBackward(acts, targets: targets, dloss: dloss, tokenWeights: tokenWeights)
             try tensor.copyToRegionBackward(dlnf, count: BT * C)
             s.dresidual.update(repeating: 0, count: BT * C)
-            layerNormBackward(s.dresidual, g + lnfw, g + lnfb, dlnf, acts.stageOutput, p + lnfw,
-                              acts.lnfMean, acts.lnfRstd, N: BT, C: C)
+            normBackward(s.dresidual, g + lnfw, lnfb.map { g + $0 }, dlnf, acts.stageOutput, p + lnfw,
+                         acts.lnfMean, acts.lnfRstd, N: BT, C: C)
         }
 
         for (i, l) in partition.layers.enumerated().reversed() {
@@ -342,15 +365,18 @@ public final class GPT {
                                      auxScale: auxScale, B: B, T: T)
             } else {
                 linears.backward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
-                                 BT: BT, C: 4 * width, OC: C)
-                geluBackward(s.dfch, s.dwide, staging.widen(a.fch, count: BT * 4 * width, as: .preActivation),
-                             N: BT * 4 * width)
-                linears.backward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: 4 * width)
+                                 BT: BT, C: hidden, OC: C)
+                let fch = staging.widen(a.fch, count: BT * fcWidth, as: .preActivation)
+                switch parts.mlp {
+                case .gelu: geluBackward(s.dfch, s.dwide, fch, N: BT * hidden)
+                case .swiglu: swigluBackward(s.dfch, s.dwide, fch, N: BT, H: hidden)
+                }
+                linears.backward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: fcWidth)
                 try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             }
-            layerNormBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow,
-                              staging.widen(a.residual2, count: BT * C, as: .innerResidual), w.ln2w,
-                              a.ln2Mean, a.ln2Rstd, N: BT, C: C)
+            normBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow,
+                         staging.widen(a.residual2, count: BT * C, as: .innerResidual), w.ln2w,
+                         a.ln2Mean, a.ln2Rstd, N: BT, C: C)
             // Attention branch.
             dbranch = UnsafePointer(s.dresidual)
             if let dropout {
@@ -360,28 +386,48 @@ public final class GPT {
             }
             linears.backward(s.dnarrow, dw.attProjw, dw.attProjb, dbranch, a.atty, w.attProjw,
                              BT: BT, C: width, OC: C)
-            let qkv = staging.widen(a.qkv, count: BT * 3 * width, as: .qkv), probabilities = heads * T * T
+            let qkv = staging.widen(a.qkv, count: BT * qkvWidth, as: .qkv), probabilities = heads * T * T
             for b in 0..<B {
                 let att = staging.widen(a.att.advanced(by: b * probabilities), count: probabilities,
                                         as: .attentionProbabilities)
-                attentionBackward(s.dqkv + b * T * 3 * width, s.attention, s.dnarrow + b * T * width, att,
-                                  qkv + b * T * 3 * width, B: 1, T: T, NH: heads, HS: dims.headSize)
+                attentionBackward(s.dqkv + b * T * qkvWidth, s.attention, s.dnarrow + b * T * width, att,
+                                  qkv + b * T * qkvWidth, B: 1, T: T, NH: heads, NKV: kvHeads, HS: dims.headSize)
             }
-            linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: 3 * width)
+            if let rope { ropeBackward(s.dqkv, rope, B: B, T: T, NH: heads, NKV: kvHeads, HS: dims.headSize) }
+            linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: qkvWidth)
             try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             let residualIn = i == 0 ? acts.encoded
                 : staging.widen(acts.blocks[i - 1].residual3, count: BT * C, as: .blockResidual)
-            layerNormBackward(s.dresidual, dw.ln1w, dw.ln1b, s.dnarrow, residualIn, w.ln1w,
-                              a.ln1Mean, a.ln1Rstd, N: BT, C: C)
+            normBackward(s.dresidual, dw.ln1w, dw.ln1b, s.dnarrow, residualIn, w.ln1w,
+                         a.ln1Mean, a.ln1Rstd, N: BT, C: C)
             blockDone(l)
         }
-        guard let wte, let wpe else { return }
+        guard let wte, partition.hasEmbedding else { return }
         if let dropout {
             dropout.mask.apply(s.dresidual, s.dresidual, N: BT * C, counterBase: dropout.counterBase(
                 site: 0, sites: dropoutSites, elementsPerSequence: T * C))
         }
-        embeddingBackward(g + wte, g + wpe, s.dresidual, tokens, B: B, T: T, C: C,
+        embeddingBackward(g + wte, wpe.map { g + $0 }, s.dresidual, tokens, B: B, T: T, C: C,
                           vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
+    }
+
+    /// The block's norm: LayerNorm (saving mean and rstd) or RMSNorm (saving rstd).
+    private func normForward(_ out: FloatPointer, _ mean: FloatPointer, _ rstd: FloatPointer, _ inp: ConstFloatPointer,
+                             _ weight: ConstFloatPointer, _ bias: ConstFloatPointer?, N: Int, C: Int) {
+        switch dims.parts.norm {
+        case .layerNorm: layerNormForward(out, mean, rstd, inp, weight, bias!, N: N, C: C, eps: dims.parts.normEps)
+        case .rmsNorm: rmsNormForward(out, rstd, inp, weight, N: N, C: C, eps: dims.parts.normEps)
+        }
+    }
+
+    /// `normForward`'s backward: adds into `dinp` (the residual stream's gradient).
+    private func normBackward(_ dinp: FloatPointer, _ dweight: FloatPointer, _ dbias: FloatPointer?,
+                              _ dout: ConstFloatPointer, _ inp: ConstFloatPointer, _ weight: ConstFloatPointer,
+                              _ mean: ConstFloatPointer, _ rstd: ConstFloatPointer, N: Int, C: Int) {
+        switch dims.parts.norm {
+        case .layerNorm: layerNormBackward(dinp, dweight, dbias!, dout, inp, weight, mean, rstd, N: N, C: C)
+        case .rmsNorm: rmsNormBackward(dinp, dweight, dout, inp, weight, rstd, N: N, C: C)
+        }
     }
 }
 

@@ -8,6 +8,7 @@ public final class GPTActivations {
     let arena: Arena
 
     struct Block {
+        /// (B·T) each; the means are empty under RMSNorm.
         var ln1Mean, ln1Rstd, ln2Mean, ln2Rstd: FloatPointer
         /// The residual stream between the block's two branches and after it, which the
         /// LayerNorms' backward reads. The stage's last block keeps its output in fp32: the next
@@ -15,7 +16,8 @@ public final class GPTActivations {
         var residual2, residual3: SavedTensor
         /// The linear layers' inputs, in the compute precision.
         var ln1, atty, ln2, fchGelu: SavedTensor
-        /// qkv, attention probabilities and pre-GELU values, in the compute precision.
+        /// qkv (rotated under rotary positions), attention probabilities and the MLP's first linear's
+        /// output (pre-GELU, or SwiGLU's [gate | up]), in the compute precision.
         var qkv, att, fch: SavedTensor
         /// With experts: the layer's routing and expert activations (fch and fchGelu are empty).
         var routing: RoutingRecord?
@@ -28,7 +30,7 @@ public final class GPTActivations {
     // Head (last stage only): final norm, its output's gradient, per-row softmax statistics. The
     // logits are never kept: the head runs in blocks of rows (see GPTHead.swift).
     var lnf: SavedTensor                     // (B, T, C)
-    var lnfMean, lnfRstd: FloatPointer       // (B, T), (B, T)
+    var lnfMean, lnfRstd: FloatPointer       // (B, T), (B, T); no mean under RMSNorm
     var lnfGradient: FloatPointer            // (B, T, C) the head's input gradient, this rank's part
     var lse, losses: FloatPointer            // (B, T)
     /// The dloss of the head's backward when the last forward ran it (training); nil when the
@@ -67,20 +69,24 @@ public final class GPTActivations {
         -> (stage: Buffer, blocks: [[Buffer]], tail: [Buffer]) {
         let tp = partition.tpSize, C = dims.nEmbd, BT = B * T
         let heads = dims.nHead / tp, width = C / tp
-        let dense = dims.experts == nil ? BT * 4 * width : 0
+        let dense = dims.experts == nil
+        let fc = dense ? BT * dims.parts.fcRows / tp : 0, hidden = dense ? BT * dims.parts.ffnHidden / tp : 0
+        // RMSNorm keeps no mean.
+        let mean = dims.parts.norm == .layerNorm ? BT : 0
         let bf16 = bf16Inputs(dims: dims, compute: compute)
         func half(_ count: Int, _ role: TensorStaging.Role) -> Buffer { Buffer(count: count, bf16: bf16.all, role: role) }
         func full(_ count: Int) -> Buffer { Buffer(count: count, bf16: false, role: nil) }
         let blocks = partition.layers.indices.map { i in
-            [half(BT * C, .linearInput), full(BT), full(BT), half(BT * 3 * width, .qkv),
+            [half(BT * C, .linearInput), full(mean), full(BT), half(BT * dims.qkvRows / tp, .qkv),
              Buffer(count: B * heads * T * T, bf16: bf16.all, role: .attentionProbabilities, staged: heads * T * T),
              half(BT * width, .linearInput),
-             half(BT * C, .innerResidual), Buffer(count: BT * C, bf16: bf16.ln2, role: .linearInput), full(BT), full(BT),
-             half(dense, .preActivation), half(dense, .linearInput),
+             half(BT * C, .innerResidual), Buffer(count: BT * C, bf16: bf16.ln2, role: .linearInput), full(mean), full(BT),
+             half(fc, .preActivation), half(hidden, .linearInput),
              i < partition.layers.count - 1 ? half(BT * C, .blockResidual) : full(BT * C)]
         }
         let rows = partition.hasHead ? BT : 0
-        let tail = [half(rows * C, .linearInput), full(rows), full(rows), full(rows * C), full(rows), full(rows)]
+        let tail = [half(rows * C, .linearInput), full(dims.parts.norm == .layerNorm ? rows : 0), full(rows), full(rows * C),
+                    full(rows), full(rows)]
         return (full(BT * C), blocks, tail)
     }
 
@@ -154,8 +160,9 @@ final class GPTGradientScratch {
         self.B = B
         let arena = Arena()
         self.arena = arena
-        let C = dims.nEmbd, BT = B * T, width = C / partition.tpSize
-        let ids = [BT * C, BT * 4 * width, BT * 4 * width, BT * 3 * width, BT * C, BT * C, T * T]
+        let C = dims.nEmbd, BT = B * T, tp = partition.tpSize
+        let ids = [BT * C, BT * dims.parts.ffnHidden / tp, BT * dims.parts.fcRows / tp, BT * dims.qkvRows / tp, BT * C,
+                   BT * C, T * T]
             .map { arena.reserve($0) }
         let p = arena.allocate()
         dresidual = p[ids[0]]; dwide = p[ids[1]]; dfch = p[ids[2]]; dqkv = p[ids[3]]

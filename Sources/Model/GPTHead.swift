@@ -4,8 +4,8 @@ import Glibc
 import Kernels
 import MPI
 
-// The language-model head on the last stage: logits = lnf · wteᵀ over this rank's vocabulary
-// columns, softmax cross-entropy whose row statistics are combined across the tensor group, and
+// The language-model head on the last stage: logits = lnf · Wᵀ (W the tied token embedding or the
+// untied head) over this rank's vocabulary columns, softmax cross-entropy whose row statistics are combined across the tensor group, and
 // its backward. It runs in blocks of rows so that the (B·T, V/tp) logits never exist in full: at
 // GPT-2 small they would be the largest activation (196 MiB per microbatch of 4 × 256 tokens).
 // When the forward knows the backward's dloss (training), each block's backward follows its loss
@@ -59,7 +59,7 @@ extension GPT {
         return total
     }
 
-    /// Accumulates the tied embedding's head gradient and returns the gradient of the head's input
+    /// Accumulates the head weight's gradient and returns the gradient of the head's input
     /// (this rank's part under tensor parallelism, before its sum across the group).
     func headBackward(_ acts: GPTActivations, targets: UnsafePointer<Int32>, dloss: Float,
                       tokenWeights: UnsafePointer<Float>?) -> FloatPointer {
@@ -79,18 +79,18 @@ extension GPT {
 
     private func headLogitsBlock(_ logits: FloatPointer, _ acts: GPTActivations, first: Int, rows: Int) {
         let C = dims.nEmbd
-        linears.forward(logits, acts.lnf.advanced(by: first * C), store.values + wte!, nil,
+        linears.forward(logits, acts.lnf.advanced(by: first * C), store.values + headWeight!, nil,
                         BT: rows, C: C, OC: partition.vocabShard(dims))
     }
 
-    /// Turns one block's logits into their gradient in place, then adds its products: the tied
-    /// embedding's gradient, and the block's rows of the head input's gradient.
+    /// Turns one block's logits into their gradient in place, then adds its products: the head
+    /// weight's gradient, and the block's rows of the head input's gradient.
     private func headGradientBlock(_ logits: FloatPointer, _ acts: GPTActivations, targets: UnsafePointer<Int32>,
                                    dloss: Float, weights: UnsafePointer<Float>?, first: Int, rows: Int) {
         let C = dims.nEmbd, ld = partition.vocabShard(dims)
         crossEntropyBackward(logits, acts.lse + first, targets + first, dloss: dloss, weights: weights.map { $0 + first },
                              BT: rows, V: partition.validVocab(dims), ld: ld, vocabStart: partition.vocabStart(dims))
-        linears.backward(acts.lnfGradient + first * C, store.grads + wte!, nil, logits, acts.lnf.advanced(by: first * C),
-                         store.values + wte!, BT: rows, C: C, OC: ld)
+        linears.backward(acts.lnfGradient + first * C, store.grads + headWeight!, nil, logits, acts.lnf.advanced(by: first * C),
+                         store.values + headWeight!, BT: rows, C: C, OC: ld)
     }
 }

@@ -1,12 +1,13 @@
 import Kernels
 
-/// Stable global names of every GPT parameter (nanoGPT's, without the `transformer.` prefix):
-/// the keys of model.h5 and of sharded checkpoints, identical on every layout.
+/// Stable global names of every parameter (nanoGPT's, without the `transformer.` prefix): the
+/// keys of model.h5 and of sharded checkpoints, identical on every layout.
 public enum GPTParameterName {
-    public static let tokenEmbedding = "wte"        // (V, C), tied with the output head
-    public static let positionEmbedding = "wpe"     // (T, C)
+    public static let tokenEmbedding = "wte"        // (V, C), also the head when tied
+    public static let positionEmbedding = "wpe"     // (T, C), learned positions only
     public static let finalNormWeight = "ln_f.weight"
-    public static let finalNormBias = "ln_f.bias"
+    public static let finalNormBias = "ln_f.bias"   // LayerNorm only
+    public static let head = "lm_head.weight"       // (V, C), untied head only
 
     public static func block(_ layer: Int, _ leaf: BlockLeaf) -> String { "h.\(layer).\(leaf.rawValue)" }
     public static func expert(_ layer: Int, _ expert: Int, _ leaf: ExpertLeaf) -> String {
@@ -14,37 +15,60 @@ public enum GPTParameterName {
     }
 }
 
-/// The parameters of one transformer block, in memory order: twelve with a dense MLP; with experts,
-/// the router replaces the MLP's four and each expert brings its own (ExpertLeaf).
+/// The parameters of one transformer block, in memory order (`leaves(_:)` says which a model has).
+/// H is the MLP's hidden width (4C for GPT-2); fc holds H rows, or 2H [gate | up] for SwiGLU.
 public enum BlockLeaf: String, CaseIterable, Sendable {
     case ln1Weight = "ln_1.weight"                  // (C)
-    case ln1Bias = "ln_1.bias"                      // (C)
+    case ln1Bias = "ln_1.bias"                      // (C) LayerNorm only
     case qkvWeight = "attn.c_attn.weight"           // (3C, C), rows [q | k | v], heads contiguous
+    case qWeight = "attn.q.weight"                  // (NH·HS, C) \
+    case kWeight = "attn.k.weight"                  // (NKV·HS, C) } instead of c_attn when NKV < NH
+    case vWeight = "attn.v.weight"                  // (NKV·HS, C) /
     case qkvBias = "attn.c_attn.bias"               // (3C)
+    case qBias = "attn.q.bias"                      // (NH·HS)
+    case kBias = "attn.k.bias"                      // (NKV·HS)
+    case vBias = "attn.v.bias"                      // (NKV·HS)
     case attnProjWeight = "attn.c_proj.weight"      // (C, C)
     case attnProjBias = "attn.c_proj.bias"          // (C)
     case ln2Weight = "ln_2.weight"                  // (C)
-    case ln2Bias = "ln_2.bias"                      // (C)
-    case fcWeight = "mlp.c_fc.weight"               // (4C, C)
-    case fcBias = "mlp.c_fc.bias"                   // (4C)
-    case fcProjWeight = "mlp.c_proj.weight"         // (C, 4C)
+    case ln2Bias = "ln_2.bias"                      // (C) LayerNorm only
+    case fcWeight = "mlp.c_fc.weight"               // (H or 2H, C)
+    case fcBias = "mlp.c_fc.bias"                   // (H or 2H)
+    case fcProjWeight = "mlp.c_proj.weight"         // (C, H)
     case fcProjBias = "mlp.c_proj.bias"             // (C)
     case routerWeight = "mlp.router.weight"         // (n_experts, C), experts only
 
-    static let attention: [BlockLeaf] = [.ln1Weight, .ln1Bias, .qkvWeight, .qkvBias, .attnProjWeight,
-                                         .attnProjBias, .ln2Weight, .ln2Bias]
-    static let denseMLP: [BlockLeaf] = [.fcWeight, .fcBias, .fcProjWeight, .fcProjBias]
+    /// The leaves a block of `dims` has, in memory order: with experts the router replaces the
+    /// MLP's linears (each expert brings its own, ExpertLeaf).
+    static func leaves(_ dims: GPTDimensions) -> [BlockLeaf] {
+        let parts = dims.parts, fused = parts.fusedQKV(nHead: dims.nHead)
+        var leaves: [BlockLeaf] = [.ln1Weight]
+        if parts.normHasBias { leaves.append(.ln1Bias) }
+        leaves += fused ? [.qkvWeight] : [.qWeight, .kWeight, .vWeight]
+        if parts.bias { leaves += fused ? [.qkvBias] : [.qBias, .kBias, .vBias] }
+        leaves.append(.attnProjWeight)
+        if parts.bias { leaves.append(.attnProjBias) }
+        leaves.append(.ln2Weight)
+        if parts.normHasBias { leaves.append(.ln2Bias) }
+        if dims.experts != nil { return leaves + [.routerWeight] }
+        leaves.append(.fcWeight)
+        if parts.bias { leaves.append(.fcBias) }
+        leaves.append(.fcProjWeight)
+        if parts.bias { leaves.append(.fcProjBias) }
+        return leaves
+    }
 }
 
-/// One expert's MLP (the dense MLP's shapes), in memory order.
+/// One expert's MLP (the dense GELU MLP's shapes), in memory order.
 public enum ExpertLeaf: String, CaseIterable, Sendable {
-    case fcWeight = "c_fc.weight"                   // (4C, C)
-    case fcBias = "c_fc.bias"                       // (4C)
-    case projWeight = "c_proj.weight"               // (C, 4C)
+    case fcWeight = "c_fc.weight"                   // (H, C)
+    case fcBias = "c_fc.bias"                       // (H)
+    case projWeight = "c_proj.weight"               // (C, H)
     case projBias = "c_proj.bias"                   // (C)
 }
 
-/// Pointers to one block's parameters (or their gradients) inside a ParameterStore buffer.
+/// Pointers to one block's parameters (or their gradients) inside a ParameterStore buffer; nil
+/// for a bias or norm bias the model does not have.
 struct BlockView {
     let base: FloatPointer
     let offsets: [BlockLeaf: Int]
@@ -54,63 +78,57 @@ struct BlockView {
         self.offsets = offsets
     }
 
-    subscript(_ leaf: BlockLeaf) -> FloatPointer { base + offsets[leaf]! }
-    var ln1w: FloatPointer { self[.ln1Weight] }
-    var ln1b: FloatPointer { self[.ln1Bias] }
-    var qkvw: FloatPointer { self[.qkvWeight] }
-    var qkvb: FloatPointer { self[.qkvBias] }
-    var attProjw: FloatPointer { self[.attnProjWeight] }
-    var attProjb: FloatPointer { self[.attnProjBias] }
-    var ln2w: FloatPointer { self[.ln2Weight] }
-    var ln2b: FloatPointer { self[.ln2Bias] }
-    var fcw: FloatPointer { self[.fcWeight] }
-    var fcb: FloatPointer { self[.fcBias] }
-    var fcProjw: FloatPointer { self[.fcProjWeight] }
-    var fcProjb: FloatPointer { self[.fcProjBias] }
-    var routerw: FloatPointer { self[.routerWeight] }
+    subscript(_ leaf: BlockLeaf) -> FloatPointer? { offsets[leaf].map { base + $0 } }
+    var ln1w: FloatPointer { self[.ln1Weight]! }
+    var ln1b: FloatPointer? { self[.ln1Bias] }
+    /// The [q | k | v] weights (one fused tensor, or q, k and v adjacent) and biases.
+    var qkvw: FloatPointer { self[.qkvWeight] ?? self[.qWeight]! }
+    var qkvb: FloatPointer? { self[.qkvBias] ?? self[.qBias] }
+    var attProjw: FloatPointer { self[.attnProjWeight]! }
+    var attProjb: FloatPointer? { self[.attnProjBias] }
+    var ln2w: FloatPointer { self[.ln2Weight]! }
+    var ln2b: FloatPointer? { self[.ln2Bias] }
+    var fcw: FloatPointer { self[.fcWeight]! }
+    var fcb: FloatPointer? { self[.fcBias] }
+    var fcProjw: FloatPointer { self[.fcProjWeight]! }
+    var fcProjb: FloatPointer? { self[.fcProjBias] }
+    var routerw: FloatPointer { self[.routerWeight]! }
 }
 
 extension GPTDimensions {
-    /// Every parameter of the whole model, in memory order: embeddings, blocks 0..<L, final norm.
-    /// Per-block parameters are contiguous, so a block's gradients form one communication bucket.
+    /// Every parameter of the whole model, in memory order: embeddings, blocks 0..<L, final norm,
+    /// untied head. Per-block parameters are contiguous, so a block's gradients form one
+    /// communication bucket.
     public func parameterSpecs() -> [ParameterSpec] {
-        let C = nEmbd, std: Float = 0.02
+        let C = nEmbd, H = parts.ffnHidden, HS = headSize, std: Float = 0.02
         let residualStd = std / (2 * Float(nLayer)).squareRoot()
-        var specs = [
-            ParameterSpec(name: GPTParameterName.tokenEmbedding, globalShape: [vocabSize, C],
-                          initializer: .normal(std: std), decays: true),
-            ParameterSpec(name: GPTParameterName.positionEmbedding, globalShape: [blockSize, C],
-                          initializer: .normal(std: std), decays: true),
-        ]
+        func matrix(_ name: String, _ shape: [Int], std: Float = std, splitDim: Int = 0, parts: Int = 1) -> ParameterSpec {
+            ParameterSpec(name: name, globalShape: shape, initializer: .normal(std: std), decays: true,
+                          splitDim: splitDim, parts: parts)
+        }
+        func vector(_ name: String, _ count: Int, _ initializer: ParameterInit, parts: Int = 1) -> ParameterSpec {
+            ParameterSpec(name: name, globalShape: [count], initializer: initializer, decays: false, parts: parts)
+        }
+        let fcParts = self.parts.mlp == .swiglu ? 2 : 1
+        var specs = [matrix(GPTParameterName.tokenEmbedding, [vocabSize, C])]
+        if self.parts.position == .learned { specs.append(matrix(GPTParameterName.positionEmbedding, [blockSize, C])) }
         for l in 0..<nLayer {
-            for leaf in BlockLeaf.attention + (experts == nil ? BlockLeaf.denseMLP : [.routerWeight]) {
+            for leaf in BlockLeaf.leaves(self) {
                 let name = GPTParameterName.block(l, leaf)
-                let spec: ParameterSpec
-                switch leaf {
-                case .ln1Weight, .ln2Weight:
-                    spec = ParameterSpec(name: name, globalShape: [C], initializer: .ones, decays: false)
-                case .ln1Bias, .ln2Bias, .attnProjBias, .fcProjBias:
-                    spec = ParameterSpec(name: name, globalShape: [C], initializer: .zeros, decays: false)
-                case .qkvWeight:
-                    spec = ParameterSpec(name: name, globalShape: [3 * C, C],
-                                         initializer: .normal(std: std), decays: true, parts: 3)
-                case .qkvBias:
-                    spec = ParameterSpec(name: name, globalShape: [3 * C], initializer: .zeros,
-                                         decays: false, parts: 3)
-                case .attnProjWeight:
-                    spec = ParameterSpec(name: name, globalShape: [C, C],
-                                         initializer: .normal(std: residualStd), decays: true, splitDim: 1)
-                case .fcWeight:
-                    spec = ParameterSpec(name: name, globalShape: [4 * C, C],
-                                         initializer: .normal(std: std), decays: true)
-                case .fcBias:
-                    spec = ParameterSpec(name: name, globalShape: [4 * C], initializer: .zeros, decays: false)
-                case .fcProjWeight:
-                    spec = ParameterSpec(name: name, globalShape: [C, 4 * C],
-                                         initializer: .normal(std: residualStd), decays: true, splitDim: 1)
-                case .routerWeight:
-                    spec = ParameterSpec(name: name, globalShape: [experts!.count, C],
-                                         initializer: .normal(std: std), decays: true)
+                let spec: ParameterSpec = switch leaf {
+                case .ln1Weight, .ln2Weight: vector(name, C, .ones)
+                case .ln1Bias, .ln2Bias, .attnProjBias, .fcProjBias: vector(name, C, .zeros)
+                case .qkvWeight: matrix(name, [3 * C, C], parts: 3)
+                case .qkvBias: vector(name, 3 * C, .zeros, parts: 3)
+                case .qWeight: matrix(name, [nHead * HS, C])
+                case .kWeight, .vWeight: matrix(name, [self.parts.kvHeads * HS, C])
+                case .qBias: vector(name, nHead * HS, .zeros)
+                case .kBias, .vBias: vector(name, self.parts.kvHeads * HS, .zeros)
+                case .attnProjWeight: matrix(name, [C, C], std: residualStd, splitDim: 1)
+                case .fcWeight: matrix(name, [self.parts.fcRows, C], parts: fcParts)
+                case .fcBias: vector(name, self.parts.fcRows, .zeros, parts: fcParts)
+                case .fcProjWeight: matrix(name, [C, H], std: residualStd, splitDim: 1)
+                case .routerWeight: matrix(name, [experts!.count, C])
                 }
                 specs.append(spec)
             }
@@ -118,25 +136,19 @@ extension GPTDimensions {
             for e in 0..<(experts?.count ?? 0) {
                 for leaf in ExpertLeaf.allCases {
                     let name = GPTParameterName.expert(l, e, leaf)
-                    switch leaf {
-                    case .fcWeight:
-                        specs.append(ParameterSpec(name: name, globalShape: [4 * C, C],
-                                                   initializer: .normal(std: std), decays: true))
-                    case .fcBias:
-                        specs.append(ParameterSpec(name: name, globalShape: [4 * C], initializer: .zeros, decays: false))
-                    case .projWeight:
-                        specs.append(ParameterSpec(name: name, globalShape: [C, 4 * C],
-                                                   initializer: .normal(std: residualStd), decays: true, splitDim: 1))
-                    case .projBias:
-                        specs.append(ParameterSpec(name: name, globalShape: [C], initializer: .zeros, decays: false))
+                    let spec: ParameterSpec = switch leaf {
+                    case .fcWeight: matrix(name, [H, C])
+                    case .fcBias: vector(name, H, .zeros)
+                    case .projWeight: matrix(name, [C, H], std: residualStd, splitDim: 1)
+                    case .projBias: vector(name, C, .zeros)
                     }
+                    specs.append(spec)
                 }
             }
         }
-        specs.append(ParameterSpec(name: GPTParameterName.finalNormWeight, globalShape: [C],
-                                   initializer: .ones, decays: false))
-        specs.append(ParameterSpec(name: GPTParameterName.finalNormBias, globalShape: [C],
-                                   initializer: .zeros, decays: false))
+        specs.append(vector(GPTParameterName.finalNormWeight, C, .ones))
+        if self.parts.normHasBias { specs.append(vector(GPTParameterName.finalNormBias, C, .zeros)) }
+        if !self.parts.tiedEmbeddings { specs.append(matrix(GPTParameterName.head, [vocabSize, C])) }
         return specs
     }
 }

@@ -5,7 +5,8 @@ import Parallel
 /// shard of every split parameter (heads, MLP columns, vocabulary rows).
 ///
 /// The first stage holds the embeddings, the last the final norm and the head; with the head tied to
-/// the token embedding, both hold `wte` (the same vocabulary shard) and sum its gradients.
+/// the token embedding, both hold `wte` (the same vocabulary shard) and sum its gradients; an
+/// untied head (`lm_head.weight`) is split by vocabulary rows like `wte`.
 public struct GPTPartition: Sendable, Equatable {
     public let layers: Range<Int>
     public let hasEmbedding: Bool
@@ -58,14 +59,15 @@ public struct GPTPartition: Sendable, Equatable {
         max(0, min(vocabShard(dims), dims.vocabSize - vocabStart(dims)))
     }
 
-    /// The rank's parameters in memory order: embeddings, blocks, final norm. Split parameters are
-    /// cut along their ParameterSpec split; the rest are replicated across the tensor group.
-    /// Megatron's split: QKV and the first MLP linear by output rows (column-parallel), the two
+    /// The rank's parameters in memory order: embeddings, blocks, final norm, untied head. Split
+    /// parameters are cut along their ParameterSpec split; the rest are replicated across the
+    /// tensor group. Megatron's split: QKV (query heads and key/value heads alike) and the first
+    /// MLP linear (SwiGLU's gate and up alike) by output rows (column-parallel), the two
     /// projections by input columns (row-parallel); norms, the router and the projections' biases
     /// replicated. Experts are split the same way, and each rank holds only its local experts.
     public func parameterSpecs(_ dims: GPTDimensions) -> [ParameterSpec] {
         var split: [String: Bool] = [:]
-        let leaves = BlockLeaf.attention + (dims.experts == nil ? BlockLeaf.denseMLP : [.routerWeight])
+        let leaves = BlockLeaf.leaves(dims)
         for l in layers {
             for leaf in leaves { split[GPTParameterName.block(l, leaf)] = leaf.isTensorSplit }
             for e in localExperts(dims) {
@@ -76,8 +78,10 @@ public struct GPTPartition: Sendable, Equatable {
         return dims.parameterSpecs().compactMap { spec -> ParameterSpec? in
             switch spec.name {
             case GPTParameterName.tokenEmbedding:
-                guard hasEmbedding || hasHead else { return nil }
+                guard hasEmbedding || (hasHead && dims.parts.tiedEmbeddings) else { return nil }
                 return spec.sharded(tpRank, of: tpSize, paddedRows: padding)
+            case GPTParameterName.head:
+                return hasHead ? spec.sharded(tpRank, of: tpSize, paddedRows: padding) : nil
             case GPTParameterName.positionEmbedding:
                 return hasEmbedding ? spec : nil
             case GPTParameterName.finalNormWeight, GPTParameterName.finalNormBias:
@@ -93,7 +97,8 @@ public struct GPTPartition: Sendable, Equatable {
 extension BlockLeaf {
     var isTensorSplit: Bool {
         switch self {
-        case .qkvWeight, .qkvBias, .attnProjWeight, .fcWeight, .fcBias, .fcProjWeight: true
+        case .qkvWeight, .qkvBias, .qWeight, .kWeight, .vWeight, .qBias, .kBias, .vBias, .attnProjWeight,
+             .fcWeight, .fcBias, .fcProjWeight: true
         default: false
         }
     }
@@ -105,7 +110,7 @@ extension GPTPartition {
     /// the vocabulary head (once in the model).
     public func linearGemms(_ dims: GPTDimensions, rows: Int) -> [(shape: GemmShape, perLayer: Bool)] {
         let C = dims.nEmbd, tp = tpSize
-        let block = [(3 * C / tp, C), (C, C / tp), (4 * C / tp, C), (C, 4 * C / tp)]
+        let block = [(dims.qkvRows / tp, C), (C, C / tp), (dims.parts.fcRows / tp, C), (C, dims.parts.ffnHidden / tp)]
             .map { (shape: GemmShape(m: rows, n: $0.0, k: $0.1), perLayer: true) }
         return block + [(shape: GemmShape(m: rows, n: vocabShard(dims), k: C), perLayer: false)]
     }

@@ -20,8 +20,8 @@ final class RoutingRecord {
     let gates: FloatPointer                 // (BT, k)
     let returned: FloatPointer              // (BT · k, C) expert outputs back at home, in send order
     let expertInput: FloatPointer           // (maxRows, C) rows received for the local experts
-    let hidden: FloatPointer                // (maxRows, 4C/tp) first linear's output
-    let hiddenGelu: FloatPointer            // (maxRows, 4C/tp)
+    let hidden: FloatPointer                // (maxRows, H/tp) first linear's output
+    let hiddenGelu: FloatPointer            // (maxRows, H/tp)
     var choices: [Int]                      // (BT, k) expert of each assignment
     var kept: [Bool]                        // (BT, k) within capacity
     var order: [Int]                        // kept assignments (token · k + choice), in send order
@@ -62,7 +62,7 @@ final class RoutingRecord {
     /// Floats of one layer's record on `partition`, without allocating them.
     static func floatCount(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int) -> Int {
         guard let settings = dims.experts else { return 0 }
-        return bufferSizes(B: B, T: T, C: dims.nEmbd, settings: settings, hiddenWidth: 4 * dims.nEmbd / partition.tpSize,
+        return bufferSizes(B: B, T: T, C: dims.nEmbd, settings: settings, hiddenWidth: dims.parts.ffnHidden / partition.tpSize,
                            maxRows: settings.maxRows(ranks: partition.epSize, B: B, T: T)).reduce(0, +)
     }
 }
@@ -100,13 +100,13 @@ final class MixtureOfExperts {
     let C: Int, hiddenWidth: Int
     private var scratch: ExpertScratch?
 
-    init(settings: ExpertSettings, group: ExpertParallelGroup, tensor: TensorParallelGroup, C: Int) {
+    init(settings: ExpertSettings, group: ExpertParallelGroup, tensor: TensorParallelGroup, C: Int, hidden H: Int) {
         precondition(settings.count % group.size == 0, "\(settings.count) experts over \(group.size) ranks")
         self.settings = settings
         self.group = group
         self.tensor = tensor
         self.C = C
-        hiddenWidth = 4 * C / tensor.size
+        hiddenWidth = H / tensor.size
     }
 
     var localExperts: Int { settings.count / group.size }

@@ -195,7 +195,7 @@ public final class Trainer {
         watchdog.enter(.gradientSync, step: step)
         try sync.finish()
         try expertSync.finish()
-        if let embedding = groups.embedding, let range = model.tokenEmbeddingRange {
+        if let embedding = groups.embedding, let range = model.tiedEmbeddingRange {
             // Both stages' copies share one bucket layout, so they own the same elements.
             for piece in sync.ownedRanges(of: range) {
                 try embedding.allReduce(UnsafeMutableBufferPointer(rebasing: gradients[piece]), op: .sum)

@@ -61,7 +61,12 @@ extension GPTDimensions {
         let experts = model.nExperts == 0 ? nil : ExpertSettings(
             count: model.nExperts, topK: model.topK, capacityFactor: model.capacityFactor,
             auxLossCoefficient: model.auxLossCoef)
+        let parts = DecoderParts(
+            norm: model.effectiveNorm == .layernorm ? .layerNorm : .rmsNorm, normEps: Float(model.normEps),
+            position: model.effectivePosition == .learned ? .learned : .rotary(theta: model.ropeTheta),
+            kvHeads: model.effectiveKVHeads, mlp: model.effectiveMLP == .gelu ? .gelu : .swiglu,
+            ffnHidden: model.effectiveFFNHidden, bias: model.effectiveBias, tiedEmbeddings: model.effectiveTieEmbeddings)
         self.init(nLayer: model.nLayer, nHead: model.nHead, nEmbd: model.nEmbd, blockSize: model.blockSize,
-                  vocabSize: vocabSize, experts: experts)
+                  vocabSize: vocabSize, experts: experts, parts: parts)
     }
 }

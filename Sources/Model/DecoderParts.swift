@@ -1,0 +1,69 @@
+/// The parts a decoder block and its ends are built from: each a forward/backward pair in Kernels,
+/// chosen here once (a family's choices, or the keys that override them) and dispatched by the
+/// model. GPT-2: LayerNorm, learned positions, multi-head attention, GELU MLP of 4·C, biases, head
+/// tied to the token embedding. LLaMA: RMSNorm, rotary positions, grouped-query attention,
+/// SwiGLU MLP, no biases, an untied head.
+public struct DecoderParts: Sendable, Equatable {
+    public enum Norm: Sendable, Equatable {
+        /// With weight and bias.
+        case layerNorm
+        /// With weight only.
+        case rmsNorm
+    }
+
+    public enum Position: Sendable, Equatable {
+        /// A position embedding (block_size, C) added to the token embedding.
+        case learned
+        /// Rotary embedding of the queries and keys, angles position · theta^(−2i/HS).
+        case rotary(theta: Double)
+    }
+
+    public enum MLP: Sendable, Equatable {
+        /// proj(gelu(fc x)), fc: (H, C).
+        case gelu
+        /// proj(silu(gate x) · up x), gate and up fused in fc: (2H, C) rows [gate | up].
+        case swiglu
+    }
+
+    public var norm: Norm
+    public var normEps: Float
+    public var position: Position
+    /// Key/value heads: n_head for multi-head attention, fewer for grouped-query, 1 for multi-query.
+    public var kvHeads: Int
+    public var mlp: MLP
+    /// H, the MLP's hidden width.
+    public var ffnHidden: Int
+    /// Biases on the linear layers (a LayerNorm always has its own).
+    public var bias: Bool
+    /// The output head is the token embedding (else a separate `lm_head.weight`).
+    public var tiedEmbeddings: Bool
+
+    public init(norm: Norm, normEps: Float, position: Position, kvHeads: Int, mlp: MLP, ffnHidden: Int,
+                bias: Bool, tiedEmbeddings: Bool) {
+        self.norm = norm
+        self.normEps = normEps
+        self.position = position
+        self.kvHeads = kvHeads
+        self.mlp = mlp
+        self.ffnHidden = ffnHidden
+        self.bias = bias
+        self.tiedEmbeddings = tiedEmbeddings
+    }
+
+    /// GPT-2's parts for n_head heads of n_embd channels.
+    public static func gpt2(nHead: Int, nEmbd: Int) -> DecoderParts {
+        DecoderParts(norm: .layerNorm, normEps: 1e-5, position: .learned, kvHeads: nHead, mlp: .gelu,
+                     ffnHidden: 4 * nEmbd, bias: true, tiedEmbeddings: true)
+    }
+
+    /// Rows of the MLP's first linear: H, or 2H for SwiGLU's gate and up.
+    public var fcRows: Int { mlp == .swiglu ? 2 * ffnHidden : ffnHidden }
+
+    /// Whether q, k and v are one fused parameter (`attn.c_attn`, rows [q | k | v]); with fewer kv
+    /// heads they are three (`attn.q`, `attn.k`, `attn.v`), adjacent in memory, so that a rank's
+    /// slices of them still form one [q | k | v] matrix for a single product.
+    func fusedQKV(nHead: Int) -> Bool { kvHeads == nHead }
+
+    /// Whether a norm has a bias.
+    var normHasBias: Bool { norm == .layerNorm }
+}
