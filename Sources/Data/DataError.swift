@@ -31,6 +31,9 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case badShard(path: String, reason: String)
     case checksumMismatch(path: String, expected: UInt32, actual: UInt32)
     case tokenOutOfRange(path: String, position: Int, id: Int, vocabSize: Int)
+    /// A multiple-choice task file that cannot be read or holds no items: `message` follows the
+    /// path ("does not exist", "is a folder, not a file", ...).
+    case taskFile(path: String, message: String)
 
     public var description: String {
         switch self {
@@ -72,6 +75,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             "token shard '\(path)': checksum mismatch (CRC-32C \(hex(actual)), index records \(hex(expected))); prepare it again"
         case .tokenOutOfRange(let path, let position, let id, let vocabSize):
             "token shard '\(path)': token \(position) is id \(id), not below the vocabulary size \(vocabSize)"
+        case .taskFile(let path, let message):
+            "task file '\(path)' \(oneLine(message))"
         }
     }
 }
