@@ -132,6 +132,25 @@ struct ChoiceScorerTests {
         }
     }
 
+    @Test func sentencePieceEncodesTheContextWithoutItsTrailingSpaceAndEachChoiceWithIt() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-choice-spm-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("data/tinyshakespeare.txt")
+        let input = folder.appendingPathComponent("input.txt")
+        try Foundation.Data(contentsOf: corpus).prefix(100_000).write(to: input)
+        try SentencePieceTraining.train(inputs: [input.path], vocabSize: 200, modelType: .unigram,
+                                        outputPrefix: folder.appendingPathComponent("sp").path)
+        let pieces = try SentencePieceTokenizer(modelPath: folder.appendingPathComponent("sp.model").path)
+        let model = GPT(dims: GPTDimensions(nLayer: 1, nHead: 2, nEmbd: 8, blockSize: 32, vocabSize: 200), seed: 5)
+        let scorer = ChoiceScorer(model: model, tokenizer: pieces)
+        let items = try scorer.encode(try Self.task([#"{"context": "ROMEO:\nWhat light through yonder ", "choices": ["window", "door"], "answer": 0}"#]))
+        #expect(items[0].context == (try pieces.encode("ROMEO:\nWhat light through yonder")))
+        #expect(items[0].choices == [try pieces.encode(" window"), try pieces.encode(" door")])
+        #expect(items[0].choiceBytes == [6, 4], "acc_norm divides by the choice as written")
+    }
+
     @Test func textTheTokenizerCannotEncodeAndAnEmptyContextAreRefusedNamingTheLine() throws {
         let model = GPT(dims: GPTDimensions(nLayer: 1, nHead: 2, nEmbd: 8, blockSize: 16, vocabSize: 3), seed: 5)
         let scorer = ChoiceScorer(model: model, tokenizer: CharTokenizer(corpus: "abc"))
