@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// The llama family (RMSNorm, rotary positions, grouped-query attention, SwiGLU, no biases, untied
+/// head) on every layout GPT-2 runs on, against one rank: the same loss curve (fp32, dropout 0)
+/// and the same gradients.
+@Suite(.serialized)
+struct ModelFamilyTests {
+    /// Four query heads sharing two key/value heads.
+    static let llama = ["model.family=llama", "model.n_kv_head=2", "train.eval_every=6", "train.eval_steps=2"]
+
+    /// The single-rank run every layout is compared with, made once.
+    static let reference: TesseraRun = {
+        let run = Tessera.train(np: 1, overrides: llama, label: "llama-ref")
+        return run
+    }()
+
+    @Test func theSingleRankCurveMoves() {
+        let run = Self.reference
+        #expect(run.status == 0, "\(run.stderr)")
+        let first = run.losses[1] ?? 0, last = run.losses[12] ?? 0
+        #expect(first - last > 0.3, "loss went \(first) → \(last)")
+        #expect(run.stderr.contains("tessera: "), "\(run.stderr)")
+    }
+
+    @Test(arguments: [
+        TensorPipelineTests.Layout(ranks: 2, overrides: []),                                            // dp 2
+        TensorPipelineTests.Layout(ranks: 2, overrides: ["parallel.tp=2"]),
+        TensorPipelineTests.Layout(ranks: 2, overrides: ["parallel.pp=2", "parallel.microbatches=2", "parallel.schedule=1f1b"]),
+        TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.pp=2", "parallel.microbatches=2", "parallel.schedule=gpipe"]),
+        TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.tp=2", "parallel.pp=2", "parallel.microbatches=2"]),
+        TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.tp=2", "parallel.zero=1"]),
+    ])
+    func llamaLayoutReproducesTheSingleRankCurve(_ layout: TensorPipelineTests.Layout) {
+        let run = Tessera.train(np: layout.ranks, overrides: Self.llama + layout.overrides, label: "llama")
+        expectSameCurve(run, as: Self.reference)
+    }
+
+    /// One step's gradients gathered to full tensors against one rank's (the layout-check tool).
+    @Test func llamaGradientsMatchOneRankOnTensorAndPipelineRanks() throws {
+        let config = Tessera.temporaryDirectory("llama-grad").appendingPathComponent("empty.toml")
+        try Data().write(to: config)
+        let data = packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path
+        let result = runMPI(np: 4, executable: builtExecutable(named: "tessera-layout-check"),
+                            arguments: [config.path, "data.path=\(data)"] + Tessera.tinyModel
+                                + ["model.family=llama", "model.n_kv_head=2", "parallel.tp=2", "parallel.pp=2",
+                                   "parallel.microbatches=2"],
+                            timeout: 120)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("layout-check:") }
+        let error = line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        #expect(error != nil && error! <= 1e-5, "\(result.stdout)")
+    }
+}
