@@ -64,6 +64,25 @@ public struct DecoderParts: Sendable, Equatable {
     /// slices of them still form one [q | k | v] matrix for a single product.
     func fusedQKV(nHead: Int) -> Bool { kvHeads == nHead }
 
+    /// In words, for the start-up line: "rmsnorm, rope (theta 10000), grouped-query attention
+    /// (2 kv heads), swiglu MLP of 388, no biases, untied head".
+    public func summary(nHead: Int) -> String {
+        let attention = kvHeads == nHead ? "multi-head attention"
+            : kvHeads == 1 ? "multi-query attention" : "grouped-query attention (\(kvHeads) kv heads)"
+        let positions = switch position {
+        case .learned: "learned positions"
+        case .rotary(let theta): "rope (theta \(theta.formatted))"
+        }
+        return [norm == .layerNorm ? "layernorm" : "rmsnorm", positions, attention,
+                "\(mlp == .gelu ? "gelu" : "swiglu") MLP of \(ffnHidden)", bias ? "biases" : "no biases",
+                tiedEmbeddings ? "tied head" : "untied head"].joined(separator: ", ")
+    }
+
     /// Whether a norm has a bias.
     var normHasBias: Bool { norm == .layerNorm }
+}
+
+private extension Double {
+    /// Whole numbers without a fraction.
+    var formatted: String { self == rounded() && abs(self) < 1e15 ? String(Int(self)) : String(self) }
 }

@@ -107,6 +107,7 @@ final class RunReport {
                 + (d.ep > 1 ? " (ep \(d.ep))" : "") + ", \(d.microbatches) microbatch\(d.microbatches == 1 ? "" : "es") of \(d.microbatchSize) per replica",
             "tessera: model \(c.model.nLayer) layers, \(c.model.nHead) heads, \(c.model.nEmbd) channels, "
                 + "block \(c.model.blockSize), vocab \(model.dims.vocabSize): \(formatCount(parameters)) parameters",
+            "tessera: \(c.model.family.rawValue) family: \(model.dims.parts.summary(nHead: c.model.nHead))",
             "tessera: \(tokensPerStep) tokens per step (batch \(c.train.batchSize) × block \(c.model.blockSize)), "
                 + "\(c.train.steps) steps, \(formatCount(tokensPerStep * c.train.steps)) tokens; "
                 + "corpus \(formatCount(setup.corpus.train.count)) train / \(formatCount(setup.corpus.val.count)) val tokens",

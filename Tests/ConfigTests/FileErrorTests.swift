@@ -42,6 +42,26 @@ import Testing
                                                                       found: "a float 2.0", source: "x.toml"))
     #expect(try parseError("[run]\ndir = 5\n") == .wrongType(key: "run.dir", expected: "a string",
                                                               found: "an integer 5", source: "x.toml"))
+    #expect(try parseError("[model]\nbias = 1\n") == .wrongType(key: "model.bias", expected: "true or false",
+                                                               found: "an integer 1", source: "x.toml"))
+    #expect(try parseError("[model]\ntie_embeddings = \"yes\"\n").description
+        == "model.tie_embeddings must be true or false, got a string \"yes\" in x.toml")
+}
+
+/// A family's choices fill the part keys a config leaves out; a key it writes overrides them.
+@Test func familyChoosesThePartsTheConfigLeavesOut() throws {
+    let llama = try TesseraConfig.parse(toml: "[model]\nfamily = \"llama\"\nbias = true\nn_embd = 96\n")
+    #expect(llama.model.effectiveNorm == .rmsnorm && llama.model.effectivePosition == .rope
+        && llama.model.effectiveMLP == .swiglu && !llama.model.effectiveTieEmbeddings)
+    #expect(llama.model.effectiveBias)
+    #expect(llama.model.effectiveFFNHidden == 256)  // 8 · 96 / 3 = 256, a multiple of 64
+    #expect(try TesseraConfig.parse(toml: "[model]\nfamily = \"llama\"\nn_embd = 128\n").model.effectiveFFNHidden == 384)
+    let gpt2 = try TesseraConfig.parse(toml: "[model]\nmlp = \"swiglu\"\n")
+    #expect(gpt2.model.effectiveNorm == .layernorm && gpt2.model.effectiveMLP == .swiglu
+        && gpt2.model.effectiveFFNHidden == 512 && gpt2.model.effectiveKVHeads == 4)
+    // The effective config written out pins every part: read back, it is the same model.
+    #expect(try TesseraConfig.parse(toml: llama.tomlText()) == llama)
+    #expect(llama.tomlText().contains("norm = \"rmsnorm\"") && llama.tomlText().contains("tie_embeddings = false"))
 }
 
 @Test func integerIsAcceptedForAFloatKey() throws {

@@ -50,6 +50,13 @@ private func layoutError(_ overrides: [String], worldSize: Int) throws -> String
     #expect(error.description == "parallel.tp = 4 does not divide model.n_embd = 6")
 }
 
+@Test func tpMustDivideKeyValueHeadsAndTheMLPsHiddenWidth() throws {
+    #expect(try layoutError(["model.n_kv_head=1", "parallel.tp=2"], worldSize: 2)
+        == "parallel.tp = 2 does not divide the 1 key/value heads (model.n_kv_head): each tensor rank holds whole key/value heads")
+    #expect(try layoutError(["model.ffn_hidden=102", "parallel.tp=4"], worldSize: 4)
+        == "parallel.tp = 4 does not divide the MLP's hidden width 102 (model.ffn_hidden)")
+}
+
 @Test func ppMustNotExceedLayers() throws {
     #expect(try layoutError(["parallel.pp=5"], worldSize: 5).hasPrefix("parallel.pp = 5 exceeds model.n_layer = 4"))
 }

@@ -21,6 +21,20 @@ private let outOfRange: [([String], String)] = [
     (["model.n_experts=4", "model.top_k=5"], "model.top_k"),
     (["model.capacity_factor=0"], "model.capacity_factor"),
     (["model.aux_loss_coef=-0.01"], "model.aux_loss_coef"),
+    (["model.family=\"t9\""], "model.family"),
+    (["model.norm=\"batchnorm\""], "model.norm"),
+    (["model.position=\"alibi\""], "model.position"),
+    (["model.mlp=\"relu\""], "model.mlp"),
+    (["model.norm_eps=0"], "model.norm_eps"),
+    (["model.rope_theta=1"], "model.rope_theta"),
+    (["model.rope_theta=1e12"], "model.rope_theta"),
+    (["model.n_kv_head=-1"], "model.n_kv_head"),
+    (["model.n_kv_head=5"], "model.n_kv_head"),
+    (["model.n_kv_head=3"], "model.n_kv_head"),                     // does not divide n_head = 4
+    (["model.n_embd=132", "model.n_head=4", "model.position=\"rope\""], "model.position"),  // head size 33
+    (["model.ffn_hidden=-1"], "model.ffn_hidden"),
+    (["model.ffn_hidden=9999999999"], "model.ffn_hidden"),
+    (["model.family=\"llama\"", "model.n_experts=4"], "model.n_experts"),  // experts are GELU MLPs
     (["parallel.tp=0"], "parallel.tp"),
     (["parallel.pp=0"], "parallel.pp"),
     (["parallel.ep=0"], "parallel.ep"),
