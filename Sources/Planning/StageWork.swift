@@ -46,14 +46,14 @@ extension GPTDimensions {
     /// `top_k` expert passes per token, capped by capacity, and the router.
     public func forwardGemmFlops(partition: GPTPartition, B: Int) -> Double {
         let T = blockSize, C = Double(nEmbd), tp = Double(partition.tpSize)
-        let BT = Double(B * T)
-        let attention = 2 * BT * C * (3 * C + C) / tp + 2 * 2 * Double(B) * Double(T) * Double(T) * C / tp
+        let BT = Double(B * T), qkv = Double(qkvRows), H = Double(parts.ffnHidden), fc = Double(parts.fcRows)
+        let attention = 2 * BT * C * (qkv + C) / tp + 2 * 2 * Double(B) * Double(T) * Double(T) * C / tp
         let mlp: Double
         if let experts {
             let rows = min(Double(experts.topK) * BT, Double(experts.count * B * experts.capacity(tokens: T)))
-            mlp = 2 * BT * C * Double(experts.count) + 2 * rows * C * 8 * C / tp
+            mlp = 2 * BT * C * Double(experts.count) + 2 * rows * C * 2 * H / tp
         } else {
-            mlp = 2 * BT * C * 8 * C / tp
+            mlp = 2 * BT * C * (fc + H) / tp
         }
         let head = partition.hasHead ? 2 * BT * C * Double(partition.vocabShard(self)) : 0
         return Double(partition.layers.count) * (attention + mlp) + head

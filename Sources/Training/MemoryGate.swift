@@ -32,13 +32,15 @@ public struct MemoryGate {
         activations = 2 * 2 * Double(dims.nEmbd) * Double(dims.blockSize) * Double(dims.nLayer)
     }
 
-    /// (dense, expert) parameter counts: embeddings, and per layer attention (4C²) and an MLP
-    /// (8C²) — one per expert with experts.
+    /// (dense, expert) parameter counts: embeddings (and an untied head), and per layer attention
+    /// (C · (q, k, v rows + C): 4C² for GPT-2) and an MLP (C · (fc rows + H): 8C² for GPT-2) — one
+    /// per expert with experts. Norms and biases are left out (a lower bound).
     static func parameterCounts(_ dims: GPTDimensions) -> (Double, Double) {
-        let C = Double(dims.nEmbd), L = Double(dims.nLayer)
-        let embeddings = Double(dims.vocabSize + dims.blockSize) * C
-        let mlp = 8 * C * C * L
-        let dense = embeddings + 4 * C * C * L + (dims.experts == nil ? mlp : 0)
+        let C = Double(dims.nEmbd), L = Double(dims.nLayer), parts = dims.parts
+        let heads = Double(dims.vocabSize) * (parts.tiedEmbeddings ? 1 : 2)
+        let embeddings = (heads + (parts.position == .learned ? Double(dims.blockSize) : 0)) * C
+        let mlp = C * Double(parts.fcRows + parts.ffnHidden) * L
+        let dense = embeddings + C * Double(dims.qkvRows + dims.nEmbd) * L + (dims.experts == nil ? mlp : 0)
         return (dense, Double(dims.experts?.count ?? 0) * mlp)
     }
 
