@@ -27,6 +27,28 @@ public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: Co
     }
 }
 
+/// Causal attention of n new tokens, at positions p0..<p0+n, over a cache of every position's keys
+/// and values (the new ones already written): incremental decoding. q (n, qStride) with head h at
+/// columns h·HS; keys, values (p0+n, NKV·HS); out (n, NH·HS); `scores` holds n·(p0+n) floats.
+/// The same products as `attentionForward`'s rows p0..<p0+n, without saving the probabilities.
+public func cachedAttentionForward(_ out: FloatPointer, _ scores: FloatPointer, _ q: ConstFloatPointer, qStride: Int,
+                                   _ keys: ConstFloatPointer, _ values: ConstFloatPointer,
+                                   n: Int, position0 p0: Int, NH: Int, NKV: Int, HS: Int) {
+    precondition(NKV >= 1 && NH % NKV == 0, "\(NH) query heads do not form groups over \(NKV) kv heads")
+    let L = p0 + n, KV = NKV * HS, group = NH / NKV
+    let scale = 1.0 / Float(HS).squareRoot()
+    for h in 0..<NH {
+        let kv = (h / group) * HS
+        BLAS.sgemm(transA: false, transB: true, M: n, N: L, K: HS,
+                   alpha: scale, q + h * HS, lda: qStride, keys + kv, ldb: KV, beta: 0.0, scores, ldc: L)
+        for t in 0..<n {
+            causalSoftmaxRow(scores + t * L, valid: p0 + t + 1, width: L)
+        }
+        BLAS.sgemm(transA: false, transB: false, M: n, N: HS, K: L,
+                   alpha: 1.0, scores, lda: L, values + kv, ldb: KV, beta: 0.0, out + h * HS, ldc: NH * HS)
+    }
+}
+
 @inline(__always)
 private func causalSoftmaxRow(_ row: FloatPointer, valid: Int, width: Int) {
     let sum = exponentiateInPlace(row, valid, shift: maximum(row, valid))

@@ -24,7 +24,7 @@ public final class GPT {
     public let tensor: TensorParallelGroup
     /// The mixture-of-experts MLP shared by every block, when the model has experts.
     let experts: MixtureOfExperts?
-    private let blockOffsets: [[BlockLeaf: Int]]
+    let blockOffsets: [[BlockLeaf: Int]]
     /// Per local block, per local expert: offsets of its four parameters.
     private let expertOffsets: [[[ExpertLeaf: Int]]]
     /// Routing statistics summed over every forward with targets since the last `takeRoutingTotals`.
@@ -32,10 +32,10 @@ public final class GPT {
     /// Flat offsets of the token embedding, the position embedding, the final norm and the head's
     /// weight (the token embedding when tied), where this rank holds them.
     let wte: Int?
-    private let wpe, lnfw, lnfb: Int?
+    let wpe, lnfw, lnfb: Int?
     let headWeight: Int?
     /// cos and sin of every position's rotary angles, under rotary positions.
-    private let rope: RopeTable?
+    let rope: RopeTable?
     private var scratch: GPTGradientScratch?
     /// The linear layers' products in the compute precision.
     let linears: LinearLayers
@@ -412,7 +412,7 @@ public final class GPT {
     }
 
     /// The block's norm: LayerNorm (saving mean and rstd) or RMSNorm (saving rstd).
-    private func normForward(_ out: FloatPointer, _ mean: FloatPointer, _ rstd: FloatPointer, _ inp: ConstFloatPointer,
+    func normForward(_ out: FloatPointer, _ mean: FloatPointer, _ rstd: FloatPointer, _ inp: ConstFloatPointer,
                              _ weight: ConstFloatPointer, _ bias: ConstFloatPointer?, N: Int, C: Int) {
         switch dims.parts.norm {
         case .layerNorm: layerNormForward(out, mean, rstd, inp, weight, bias!, N: N, C: C, eps: dims.parts.normEps)

@@ -15,20 +15,30 @@ public struct SamplingSettings: Sendable {
     }
 }
 
-/// Autoregressive generation from a model.h5 on one process.
+/// Autoregressive generation from a model.h5 on one process. Dense models decode incrementally
+/// (`IncrementalDecoder`: one token's forward per token); when the context fills the block, the
+/// cache restarts from the last half block of tokens. A mixture of experts recomputes the window
+/// (its last block_size tokens) for every token.
 public final class TextSampler {
     /// The most tokens one generation may ask for: the context grows by each.
     public static let largestGeneration = 1_000_000
 
     let model: GPT
     let tokenizer: any Tokenizer
-    let activations: GPTActivations
+    private let decoder: IncrementalDecoder?
+    private let activations: GPTActivations
 
-    /// `path`: a model.h5 file, a checkpoint folder, or a run directory (see `TrainedModel`).
-    public init(path: String) throws {
+    /// `path`: a model.h5 file, a checkpoint folder, or a run directory (see `TrainedModel`);
+    /// `incremental` false: recompute the window for every token (for comparison).
+    public convenience init(path: String, incremental: Bool = true) throws {
         let loaded = try TrainedModel(path: path)
-        model = loaded.model
-        tokenizer = loaded.tokenizer
+        self.init(model: loaded.model, tokenizer: loaded.tokenizer, incremental: incremental)
+    }
+
+    init(model: GPT, tokenizer: any Tokenizer, incremental: Bool = true) {
+        self.model = model
+        self.tokenizer = tokenizer
+        decoder = incremental && IncrementalDecoder.supports(model) ? IncrementalDecoder(model: model) : nil
         activations = model.makeActivations(batch: 1)
     }
 
@@ -41,21 +51,44 @@ public final class TextSampler {
             if context.isEmpty { context = [0] }
         }
         let promptCount = prompt.isEmpty ? 0 : context.count
+        try generate(after: &context, tokens: count, settings: settings)
+        let generated = Array(context.dropFirst(prompt.isEmpty ? context.count - count : promptCount))
+        return prompt + tokenizer.decode(generated)
+    }
+
+    /// Appends `count` sampled tokens to `context` (not empty).
+    func generate(after context: inout [Int32], tokens count: Int, settings: SamplingSettings) throws {
+        guard count > 0 else { return }
         let rng = CounterRNG(seed: settings.seed, label: "sample")
         let V = model.dims.vocabSize, blockSize = model.dims.blockSize
         var probabilities = [Float](repeating: 0, count: V)
+        var logits = try nextLogits(context, window: blockSize)
         for i in 0..<count {
-            let window = Array(context.suffix(blockSize))
-            try window.withUnsafeBufferPointer {
-                _ = try model.forward(activations, tokens: $0.baseAddress!, targets: nil, T: window.count)
+            let token = Int32(pick(logits: logits, V: V, into: &probabilities, settings: settings,
+                                   uniform: rng.uniform(UInt64(i))))
+            context.append(token)
+            guard i + 1 < count else { break }
+            if let decoder, decoder.length < decoder.capacity {
+                logits = [token].withUnsafeBufferPointer { decoder.append($0) }
+            } else {
+                logits = try nextLogits(context, window: decoder == nil ? blockSize : max(1, blockSize / 2))
             }
-            let logits = try model.fullLogits(activations)
-            let last = logits.values + (window.count - 1) * logits.ld
-            context.append(Int32(pick(logits: last, V: V, into: &probabilities, settings: settings,
-                                      uniform: rng.uniform(UInt64(i)))))
         }
-        let generated = Array(context.dropFirst(prompt.isEmpty ? context.count - count : promptCount))
-        return prompt + tokenizer.decode(generated)
+    }
+
+    /// The logits after the last `window` tokens of `context`: a prefill of the decoder, or a full
+    /// forward over the window.
+    private func nextLogits(_ context: [Int32], window: Int) throws -> UnsafePointer<Float> {
+        let tokens = Array(context.suffix(window))
+        if let decoder {
+            decoder.reset()
+            return tokens.withUnsafeBufferPointer { decoder.append($0) }
+        }
+        try tokens.withUnsafeBufferPointer {
+            _ = try model.forward(activations, tokens: $0.baseAddress!, targets: nil, T: tokens.count)
+        }
+        let logits = try model.fullLogits(activations)
+        return logits.values + (tokens.count - 1) * logits.ld
     }
 
     /// Temperature, then top-k, then one draw from the categorical distribution.

@@ -107,8 +107,7 @@ struct Prefer: ParsableCommand {
         let handle: FileHandle
         do {
             sampler = try TextSampler(path: checkpoint)
-            lines = try readUTF8File(prompts, limit: Self.fileLimit).split(separator: "\n")
-                .map { $0.replacingOccurrences(of: "\\n", with: "\n") }.filter { !$0.isEmpty }
+            lines = try PromptFile.read(prompts)
             (answered, handle) = try openOutput()
         } catch {
             printError(describe(error))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FileSystem
 import Training
 
 struct Sample: ParsableCommand {
@@ -10,6 +11,12 @@ struct Sample: ParsableCommand {
 
     @Option(help: "Text the generation continues.")
     var prompt: String = ""
+
+    @Option(help: "A text file of prompts, one per line (\\n in a line stands for a newline): one continuation each, written to --out.")
+    var prompts: String?
+
+    @Option(help: "With --prompts: the JSONL file written, one {\"prompt\": ..., \"text\": ...} per prompt (text: the continuation).")
+    var out: String?
 
     @Option(help: "How many tokens to generate.")
     var tokens: Int = 200
@@ -23,6 +30,9 @@ struct Sample: ParsableCommand {
     @Option(help: "Seed of the sampling generator.")
     var seed: Int = 1337
 
+    @Flag(help: "Recompute the window for every token instead of keeping keys and values (slower; for comparison).")
+    var recompute = false
+
     func validate() throws {
         guard (0...TextSampler.largestGeneration).contains(tokens) else {
             throw ValidationError("--tokens must be in [0, \(TextSampler.largestGeneration)], got \(tokens)")
@@ -30,23 +40,46 @@ struct Sample: ParsableCommand {
         guard temperature > 0 else { throw ValidationError("--temperature must be > 0, got \(temperature)") }
         guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0, got \(topK)") }
         guard seed >= 0 else { throw ValidationError("--seed must be ≥ 0, got \(seed)") }
+        guard (prompts == nil) == (out == nil) else { throw ValidationError("--prompts and --out go together") }
+        guard prompts == nil || prompt.isEmpty else { throw ValidationError("give --prompt or --prompts, not both") }
     }
 
     func run() throws {
         let sampler: TextSampler
         do {
-            sampler = try TextSampler(path: checkpoint)
+            sampler = try TextSampler(path: checkpoint, incremental: !recompute)
         } catch {
             printError("\(error)")
             throw ExitCode(2)
         }
-        let settings = SamplingSettings(temperature: Float(temperature), topK: topK, seed: UInt64(seed))
         do {
-            let text = try sampler.generate(prompt: prompt, tokens: tokens, settings: settings)
-            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+            if let prompts, let out {
+                try sampleEach(try PromptFile.read(prompts), with: sampler, out: out)
+            } else {
+                let settings = SamplingSettings(temperature: Float(temperature), topK: topK, seed: UInt64(seed))
+                let text = try sampler.generate(prompt: prompt, tokens: tokens, settings: settings)
+                FileHandle.standardOutput.write(Data((text + "\n").utf8))
+            }
         } catch {
-            printError("\(error)")
+            printError(describe(error))
             throw ExitCode(2)
+        }
+    }
+
+    /// One continuation per prompt (prompt i draws with seed + i), each line written as it is made.
+    private func sampleEach(_ lines: [String], with sampler: TextSampler, out: String) throws {
+        guard (out as NSString).standardizingPath != ((prompts ?? "") as NSString).standardizingPath else {
+            throw SetupError("--out \(out) is the prompts file")
+        }
+        guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
+            throw SetupError("cannot write --out \(out)")
+        }
+        defer { try? handle.close() }
+        for (i, prompt) in lines.enumerated() {
+            let settings = SamplingSettings(temperature: Float(temperature), topK: topK, seed: UInt64(seed + i))
+            let text = String(try sampler.generate(prompt: prompt, tokens: tokens, settings: settings).dropFirst(prompt.count))
+            let data = try JSONSerialization.data(withJSONObject: ["prompt": prompt, "text": text], options: [.sortedKeys])
+            try handle.write(contentsOf: data + Data("\n".utf8))
         }
     }
 }
