@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependencies point one way, in the order data flows:
 // FileSystem (no deps: checks, bounded reads, atomic replacement); SafeTensors → FileSystem; MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels; Config → Parallel, Kernels (it translates the TOML into their types);
-// Checkpoint → MPI, CHDF5; Training → Model, Data, Checkpoint; Planning → Model; Launch → FileSystem (the mpirun launcher's rules);
+// Checkpoint → MPI, CHDF5; Interop → SafeTensors, Model, Data (Hugging Face folders); Training → Model, Data, Checkpoint, Interop;
+// Planning → Model; Launch → FileSystem (the mpirun launcher's rules);
 // tessera → Training, Planning, Launch.
 let package = Package(
     name: "Tessera",
@@ -43,13 +44,17 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
         .target(name: "Data", dependencies: ["Config", "Random", "CKernels", "CSentencePiece", "FileSystem"]),
         .target(name: "Checkpoint", dependencies: ["MPI", "CHDF5", "CKernels", "FileSystem"]),
-        .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config", "FileSystem"]),
+        // Hugging Face model folders (config.json, safetensors weights, tokenizer files) to and from
+        // Tessera's parameters: one table per model family.
+        .target(name: "Interop", dependencies: ["SafeTensors", "Model", "Data", "FileSystem"]),
+        .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config", "FileSystem", "Interop"]),
         // The cost model behind `tessera plan`: pure arithmetic over the model's and layout's sizes.
         .target(name: "Planning", dependencies: ["Model", "Parallel", "Kernels", "Config"]),
         // `tessera launch`: options, hostfiles, the mpirun command line and restarts, apart from MPI itself.
         .target(name: "Launch", dependencies: ["FileSystem"]),
         .executableTarget(name: "tessera", dependencies: [
             "Launch", "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random", "Planning", "FileSystem",
+            "Interop",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -58,6 +63,9 @@ let package = Package(
         // Compares a layout's gathered gradients with one rank's under real mpirun; driven by IntegrationTests.
         .executableTarget(name: "tessera-layout-check", dependencies: ["Training", "Parallel", "MPI"],
                           path: "Tests/LayoutCheck"),
+        // Tessera's logits for a model, for benchmarks/interop/check_export.py to compare an export with.
+        .executableTarget(name: "tessera-logits", dependencies: ["Training", "SafeTensors"],
+                          path: "benchmarks/interop/tessera-logits"),
 
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Random"]),
@@ -69,6 +77,7 @@ let package = Package(
         .testTarget(name: "FileSystemTests", dependencies: ["FileSystem"]),
         .testTarget(name: "LaunchTests", dependencies: ["Launch"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "FileSystem"]),
+        .testTarget(name: "InteropTests", dependencies: ["Interop", "SafeTensors", "Model", "Data", "Training", "Checkpoint", "Config"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model", "Config", "Checkpoint"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model", "Parallel"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),

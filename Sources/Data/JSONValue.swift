@@ -1,6 +1,7 @@
 /// A JSON value as read from one JSONL line, objects keeping their keys' order and numbers their
-/// text, so rendering a record as text is faithful and the same everywhere.
-enum JSONValue: Equatable {
+/// text, so rendering a record as text is faithful and the same everywhere. Also what reads
+/// a Hugging Face config.json (Interop).
+public enum JSONValue: Equatable, Sendable {
     case string(String)
     case number(String)
     case bool(Bool)
@@ -8,10 +9,10 @@ enum JSONValue: Equatable {
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool { a.compact == b.compact }
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.compact == b.compact }
 
     /// The value of `key` in an object (the first, should keys repeat).
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
@@ -22,7 +23,7 @@ enum JSONValue: Equatable {
         return compact
     }
 
-    var compact: String {
+    public var compact: String {
         switch self {
         case .string(let string): return quoted(string)
         case .number(let digits): return digits
@@ -51,14 +52,14 @@ enum JSONValue: Equatable {
 }
 
 /// A strict JSON reader (RFC 8259) over UTF-8 bytes; errors give the byte column.
-struct JSONReader {
-    struct Failure: Error { let column: Int; let reason: String }
+public struct JSONReader {
+    public struct Failure: Error { public let column: Int; public let reason: String }
 
     private let bytes: [UInt8]
     private var at = 0
 
     /// The one value `bytes` holds, with nothing but whitespace around it.
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         var reader = JSONReader(bytes: bytes)
         let value = try reader.value(depth: 0)
         reader.skipSpace()

@@ -6,8 +6,9 @@ import Darwin
 import FileSystem
 
 /// One tensor to save: Float values in row-major order, stored as F32 (exact) or rounded to F16 or
-/// BF16 on the way out. The values are either an array or a view of caller-owned storage (the
-/// parameters' single allocation), which must outlive `writeSafeTensors`.
+/// BF16 on the way out, or Int64 values stored as I64 (token ids). The values are either an array
+/// or a view of caller-owned storage (the parameters' single allocation), which must outlive
+/// `writeSafeTensors`.
 public struct TensorToWrite {
     public let name: String
     public let dtype: DType
@@ -17,6 +18,7 @@ public struct TensorToWrite {
     enum Values {
         case array([Float])
         case buffer(UnsafeBufferPointer<Float>)
+        case integers([Int64])
     }
 
     public init(name: String, dtype: DType = .f32, shape: [Int], values: [Float]) {
@@ -27,9 +29,18 @@ public struct TensorToWrite {
         self.init(name: name, dtype: dtype, shape: shape, values: .buffer(buffer), count: buffer.count)
     }
 
+    /// Integers, stored as I64.
+    public init(name: String, shape: [Int], integers: [Int64]) {
+        self.init(name: name, dtype: .i64, shape: shape, values: .integers(integers), count: integers.count)
+    }
+
     private init(name: String, dtype: DType, shape: [Int], values: Values, count: Int) {
         precondition(!name.isEmpty && name != "__metadata__", "tensor name '\(name)' is empty or reserved")
-        precondition([.f32, .f16, .bf16].contains(dtype), "\(name): Float values are written as F32, F16 or BF16, not \(dtype.rawValue)")
+        if case .integers = values {
+            precondition(dtype == .i64, "\(name): integers are written as I64")
+        } else {
+            precondition([.f32, .f16, .bf16].contains(dtype), "\(name): Float values are written as F32, F16 or BF16, not \(dtype.rawValue)")
+        }
         precondition(shape.allSatisfy { $0 >= 0 } && elementCount(shape) == count, "\(name): \(count) values for shape \(shape)")
         self.name = name
         self.dtype = dtype
@@ -131,6 +142,9 @@ private struct Output {
             try values.withUnsafeBufferPointer { (values) throws(SafeTensorsError) in try append(values, as: tensor.dtype) }
         case let .buffer(values):
             try append(values, as: tensor.dtype)
+        case let .integers(values):
+            // Little-endian as it lies in memory, like F32.
+            try values.withUnsafeBufferPointer { (values) throws(SafeTensorsError) in try append(UnsafeRawBufferPointer(values)) }
         }
     }
 

@@ -29,6 +29,22 @@ struct RoundTripTests {
         }
     }
 
+    /// Token ids (a logits file's `input_ids`) go out as I64 and come back exact, beside F32 data,
+    /// which is laid out after them (larger elements first, then in the given order).
+    @Test func integersRoundTripAsI64() throws {
+        try withTemporaryDirectory { folder in
+            let path = folder + "/ids.safetensors"
+            let ids: [Int64] = [0, 1, -2, Int64.max, Int64.min, 95]
+            try writeSafeTensors(path: path, tensors: [TensorToWrite(name: "logits", shape: [2], values: [0.5, -1]),
+                                                       TensorToWrite(name: "input_ids", shape: [2, 3], integers: ids)])
+            let file = try SafeTensorsFile(path: path)
+            #expect(file.info("input_ids")?.dtype == .i64 && file.info("input_ids")?.shape == [2, 3])
+            #expect(file.info("input_ids")?.dataOffsets == 0..<48)
+            #expect(try file.integers("input_ids") == ids)
+            #expect(try file.floats("logits") == [0.5, -1])
+        }
+    }
+
     @Test func anEmptyFileIsPaddedToEightBytes() throws {
         try withTemporaryDirectory { folder in
             try writeSafeTensors(path: folder + "/empty.safetensors", tensors: [])

@@ -1,0 +1,92 @@
+import Checkpoint
+import Config
+import Data
+import Interop
+import Model
+
+/// A whole model on one process, for sampling, export and checks: read from model.h5 (with the
+/// run's config and tokenizer) or from a Hugging Face folder (config.json and safetensors weights;
+/// its block size the folder's number of positions). Every size comes from the file and is checked
+/// against this machine's memory; each tensor is read only after its declared shape has been
+/// compared with the model's.
+public struct WholeModel {
+    public let model: GPT
+    /// The file or folder read.
+    public let source: String
+    /// model.h5's run config and tokenizer; nil for a Hugging Face folder.
+    public let config: TesseraConfig?
+    public let tokenizer: (any Tokenizer)?
+
+    /// `path` is a Hugging Face folder when it holds config.json, else what `init(modelFile:)` reads.
+    public init(path: String) throws {
+        if HFCheckpoint.holdsConfig(path) {
+            try self.init(huggingFace: path)
+        } else {
+            try self.init(modelFile: path)
+        }
+    }
+
+    /// `path` is a model.h5 file, a checkpoint folder, or a run directory: its final model.h5, or
+    /// else its newest checkpoint's.
+    public init(modelFile path: String) throws {
+        let file = try TextSampler.modelFile(path)
+        let reader = try ModelFileReader(path: file)
+        let config = try TesseraConfig.parse(toml: reader.attributes.config, source: "\(file) (config attribute)")
+        guard let kindName = reader.attributes.strings["tokenizer"],
+              let kind = TokenizerKind(rawValue: kindName) else {
+            throw SetupError("\(file) records no tokenizer")
+        }
+        let tokenizer = try makeTokenizer(kind: kind, serialized: reader.attributes.strings["tokenizer_data"] ?? "")
+        guard let wte = try reader.shape(of: GPTParameterName.tokenEmbedding), wte.count == 2,
+              wte[1] == config.model.nEmbd, (tokenizer.vocabSize...Limits.vocabulary).contains(wte[0]) else {
+            throw SetupError("\(file) has no '\(GPTParameterName.tokenEmbedding)' tensor of shape (vocabulary, "
+                + "model.n_embd = \(config.model.nEmbd)) with a vocabulary of \(tokenizer.vocabSize) to \(Limits.vocabulary) ids")
+        }
+        let dims = GPTDimensions(config: config.model, vocabSize: wte[0])
+        try MemoryGate(sampling: dims).check(ranksOnNode: 1)
+        let model = GPT(dims: dims, seed: 0)
+        for (i, spec) in model.store.specs.enumerated() {
+            try reader.read(spec.name, shape: spec.globalShape,
+                            into: UnsafeMutableBufferPointer(start: model.store.values + model.store.offsets[i], count: spec.localCount))
+        }
+        try reader.file.close()
+        model.parametersChanged()
+        (self.model, source, self.config, self.tokenizer) = (model, file, config, tokenizer)
+    }
+
+    /// A Hugging Face folder of a family Tessera reads (`HFCheckpoint`).
+    public init(huggingFace folder: String) throws {
+        let checkpoint = try HFCheckpoint(folder: folder)
+        try MemoryGate(sampling: checkpoint.dims).check(ranksOnNode: 1)
+        let model = GPT(dims: checkpoint.dims, seed: 0)
+        for (i, spec) in model.store.specs.enumerated() {
+            let values = try checkpoint.tensor(spec.name, shape: spec.globalShape)
+            (model.store.values + model.store.offsets[i]).update(from: values, count: values.count)
+        }
+        model.parametersChanged()
+        (self.model, source, config, tokenizer) = (model, folder, nil, nil)
+    }
+
+    /// Parameter `name`'s full tensor (one process holds all of it), valid while this lives.
+    public func parameter(_ name: String) -> UnsafeBufferPointer<Float> {
+        let store = model.store, index = store.index(of: name)
+        return UnsafeBufferPointer(start: store.values + store.offsets[index], count: store.specs[index].localCount)
+    }
+
+    /// The logits (B, T, V) of `tokens`, B sequences of T ≤ block size tokens one after the other,
+    /// each from position 0 with a causal mask: what `transformers` computes without a cache.
+    public func logits(tokens: [Int32], batch B: Int) throws -> [Float] {
+        let T = tokens.count / B, V = model.dims.vocabSize
+        precondition(B > 0 && T * B == tokens.count && (1...model.dims.blockSize).contains(T),
+                     "\(tokens.count) tokens in \(B) sequences of at most \(model.dims.blockSize)")
+        precondition(tokens.allSatisfy { (0..<Int32(V)).contains($0) }, "token ids outside [0, \(V))")
+        let acts = model.makeActivations(batch: B)
+        try tokens.withUnsafeBufferPointer { _ = try model.forward(acts, tokens: $0.baseAddress!, targets: nil, T: T) }
+        let (values, ld) = try model.fullLogits(acts)
+        var result = [Float](repeating: 0, count: B * T * V)
+        for row in 0..<(B * T) {
+            for v in 0..<V { result[row * V + v] = values[row * ld + v] }
+        }
+        return result
+    }
+}
