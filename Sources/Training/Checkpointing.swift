@@ -155,16 +155,13 @@ extension Trainer {
         for (i, shard) in manifest.shards.enumerated() where i % world.size == world.rank {
             try saved.verify(shard)
         }
+        try loadParameters { try saved.parameter($0) }
+        guard !parametersOnly else { return }
         for (i, spec) in store.specs.enumerated() {
             let range = store.range(of: i)
             var globalOf = [Int](repeating: -1, count: spec.localCount)  // padding rows stay -1
             spec.forEachGlobalIndex { local, global in globalOf[local] = global }
-            let values = try saved.parameter(spec)
-            for local in 0..<spec.localCount where globalOf[local] >= 0 {
-                store.values[range.lowerBound + local] = values[globalOf[local]]
-            }
-            for (kind, moments) in [(DatasetRecord.Kind.firstMoment, optimizer.m), (.secondMoment, optimizer.v)]
-            where !parametersOnly {
+            for (kind, moments) in [(DatasetRecord.Kind.firstMoment, optimizer.m), (.secondMoment, optimizer.v)] {
                 guard let savedMoments = try saved.assemble(kind, spec) else { continue }
                 for run in optimizer.ownedRuns(in: range) {
                     for flat in run.range {
@@ -174,11 +171,23 @@ extension Trainer {
                 }
             }
         }
-        model.parametersChanged()
-        guard !parametersOnly else { return }
         startStep = manifest.step + 1
         if let saved = manifest.lossScaler, scaler != nil {
             scaler = LossScaler(restoring: saved)
         }
+    }
+
+    /// Sets every parameter this rank holds from its full logical tensor, which `full` gives for a
+    /// spec in global row-major order (`globalShape`), whatever layout or format it comes from: a
+    /// sharded checkpoint, a Hugging Face folder. Padding rows keep their zeros.
+    public func loadParameters(_ full: (ParameterSpec) throws -> [Float]) throws {
+        let store = model.store
+        for (i, spec) in store.specs.enumerated() {
+            let values = try full(spec)
+            precondition(values.count == spec.globalCount, "\(spec.name): \(values.count) values for \(spec.globalShape)")
+            let start = store.range(of: i).lowerBound
+            spec.forEachGlobalIndex { local, global in store.values[start + local] = values[global] }
+        }
+        model.parametersChanged()
     }
 }

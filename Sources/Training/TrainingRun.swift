@@ -2,6 +2,7 @@ import Checkpoint
 import Config
 import FileSystem
 import Foundation
+import Interop
 import MPI
 import Parallel
 
@@ -49,11 +50,26 @@ public struct TrainingRun {
         defer { withExtendedLifetime(start.runDirectory) {} }
         let groups = try ProcessGroups(layout: Layout(degrees: start.setup.degrees, rank: world.rank), world: world)
         let trainer = try Trainer(setup: start.setup, groups: groups)
-        if let initial = start.initial {
-            // `train.init_from` gives the starting weights (for DPO also its frozen reference).
-            try agree(world, loadFailure { try trainer.loadCheckpoint(folder: initial.folder, manifest: initial.manifest,
+        // `train.init_from` gives the starting weights (for DPO also its frozen reference).
+        switch start.initial {
+        case let .checkpoint(folder, manifest)?:
+            try agree(world, loadFailure { try trainer.loadCheckpoint(folder: folder, manifest: manifest,
                                                                       parametersOnly: true) }.map { "train.init_from: \($0)" },
                       code: 1)
+        case let .huggingFace(folder)?:
+            // Every rank reads the full tensors and keeps its slices, as from a checkpoint; a file
+            // that changed since rank 0 checked it is still bad input.
+            var failure: String?
+            do {
+                let hf = try HFCheckpoint(folder: folder)
+                try hf.check(against: start.setup.dims)
+                try trainer.loadParameters { try hf.tensor($0.name, shape: $0.globalShape) }
+            } catch let error as InteropError {
+                failure = "train.init_from: \(error)"
+            }
+            try agree(world, failure)
+        case nil:
+            break
         }
         try trainer.prepareObjective()
         if let resumed = start.resumed {
@@ -87,7 +103,15 @@ public struct TrainingRun {
         let setup: TrainingSetup
         let runDirectory: RunDirectory?
         let resumed: (folder: String, manifest: CheckpointManifest)?
-        let initial: (folder: String, manifest: CheckpointManifest)?
+        let initial: InitialWeights?
+    }
+
+    /// Where `train.init_from`'s weights come from.
+    enum InitialWeights {
+        /// A Tessera checkpoint (or run directory's newest), its manifest checked against the model.
+        case checkpoint(folder: String, manifest: CheckpointManifest)
+        /// A Hugging Face folder (it holds config.json) of this model's family and sizes.
+        case huggingFace(folder: String)
     }
 
     private func prepare(_ world: Communicator, checkOnly: Bool) throws -> Start {
@@ -109,8 +133,7 @@ public struct TrainingRun {
         }
         try agree(world, failure)
         let resumed = try agreedCheckpoint(world, setup: setup) { try resumePoint() }
-        let initial = config.train.initFrom.isEmpty ? nil
-            : try agreedCheckpoint(world, setup: setup) { try CheckpointFolder.resolve(config.train.initFrom) }
+        let initial = config.train.initFrom.isEmpty ? nil : try agreedInitialWeights(world, setup: setup)
         return Start(setup: setup, runDirectory: runDirectory, resumed: resumed, initial: initial)
     }
 
@@ -145,6 +168,26 @@ public struct TrainingRun {
                 + "raise train.steps to continue it")
         }
         return folder
+    }
+
+    /// `train.init_from`, as rank 0 finds it: a folder holding config.json is a Hugging Face model,
+    /// checked against the run's model (family, settings, every tensor's shape, the sizes equal to
+    /// the model keys); anything else is a checkpoint or run directory (`agreedCheckpoint`).
+    func agreedInitialWeights(_ world: Communicator, setup: TrainingSetup) throws -> InitialWeights? {
+        let path = config.train.initFrom
+        var huggingFace = false, failure: String?
+        if world.rank == 0, HFCheckpoint.holdsConfig(path) {
+            huggingFace = true
+            do {
+                try HFCheckpoint(folder: path).check(against: setup.dims)
+            } catch {
+                failure = "train.init_from: \(error)"
+            }
+        }
+        try agree(world, failure)
+        if try world.broadcast(string: huggingFace ? "hf" : "", root: 0) == "hf" { return .huggingFace(folder: path) }
+        return try agreedCheckpoint(world, setup: setup) { try CheckpointFolder.resolve(path) }
+            .map { .checkpoint(folder: $0.folder, manifest: $0.manifest) }
     }
 
     /// The checkpoint `find` names, found and checked against this model by rank 0 and its manifest
