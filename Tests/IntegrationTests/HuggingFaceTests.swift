@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// `tessera export --format hf` and `train.init_from` from the exported folder, with the real
+/// executable under real mpirun: the exported weights start a run exactly as the checkpoint they
+/// came from does, on every layout; bad input is one `error:` line and exit 2.
+@Suite(.serialized)
+struct HuggingFaceTests {
+    /// `tessera export --format hf SOURCE OUT [extra]` on one process.
+    static func export(_ source: String, to out: String, extra: [String] = []) -> TesseraRun {
+        let result = runCommand([Tessera.executable.path, "export", "--format", "hf", source, out] + extra, timeout: 120)
+        return TesseraRun(status: result.status, stdout: result.stdout, stderr: result.stderr, runDir: URL(fileURLWithPath: out))
+    }
+
+    /// The tiny model trained for 12 steps on one rank, and its export (a folder made by export).
+    static let trained: (run: TesseraRun, export: TesseraRun) = {
+        let run = Tessera.train(np: 1, label: "hf-trained")
+        let out = Tessera.temporaryDirectory("hf-export").appendingPathComponent("gpt2").path
+        return (run, export(run.runDir.path, to: out))
+    }()
+
+    static func files(_ folder: URL) -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
+    }
+
+    @Test(arguments: [["parallel.tp=1"], ["parallel.tp=2"]])
+    func anExportStartsARunExactlyAsItsCheckpointDoes(_ layout: [String]) throws {
+        let (trained, exported) = Self.trained
+        try #require(trained.status == 0, "\(trained.stderr)")
+        try #require(exported.status == 0, "\(exported.stderr)")
+        #expect(Self.files(exported.runDir) == ["model.safetensors", "config.json", "tessera_vocab.json"])
+        #expect(exported.stdout.contains("as GPT2LMHeadModel"), "\(exported.stdout)")
+        let steps = ["train.steps=3"]
+        let fromExport = Tessera.train(np: 2, overrides: layout + steps + ["train.init_from=\(exported.runDir.path)"], label: "hf-init")
+        let fromCheckpoint = Tessera.train(np: 2, overrides: layout + steps + ["train.init_from=\(trained.runDir.path)"],
+                                           label: "hf-init-ckpt")
+        #expect(fromExport.status == 0, "\(fromExport.stderr)")
+        #expect(fromCheckpoint.status == 0, "\(fromCheckpoint.stderr)")
+        #expect(fromExport.losses.count == 3)
+        // The same weights on the same layout: the same curve, bit for bit.
+        for step in 1...3 {
+            #expect(fromExport.losses[step] == fromCheckpoint.losses[step],
+                    "step \(step): \(fromExport.losses[step] ?? .nan) vs \(fromCheckpoint.losses[step] ?? .nan)")
+        }
+        // And they are the trained weights, not a fresh start (ln 65 ≈ 4.17).
+        let start = try #require(fromExport.losses[1]), fresh = try #require(trained.losses[1])
+        #expect(start < fresh - 0.3, "step 1 from the export \(start), fresh \(fresh)")
+    }
+
+    @Test func aFolderOfOtherSizesIsOneErrorOnEveryRank() throws {
+        let (_, exported) = Self.trained
+        try #require(exported.status == 0, "\(exported.stderr)")
+        let run = Tessera.train(np: 2, overrides: ["model.n_layer=3", "train.init_from=\(exported.runDir.path)"], label: "hf-layers")
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.errorLines == ["error: train.init_from: \(exported.runDir.path)/config.json: n_layer = 2, but model.n_layer = 3"],
+                "\(run.stderr)")
+        #expect(run.losses.isEmpty)
+    }
+
+    @Test func aFolderOfAnotherFamilyIsOneError() {
+        let llama = packageRoot.appendingPathComponent("Tests/Fixtures/hf/llama").path
+        let run = Tessera.train(np: 2, overrides: ["train.init_from=\(llama)"], label: "hf-llama")
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.errorLines == ["error: train.init_from: \(llama)/config.json: model_type = \"llama\" (LlamaForCausalLM): "
+            + "Tessera reads gpt2 (GPT2LMHeadModel)"], "\(run.stderr)")
+    }
+
+    @Test func anExportIsReplacedOnlyWithOverwrite() throws {
+        let (trained, exported) = Self.trained
+        try #require(exported.status == 0, "\(exported.stderr)")
+        let again = Self.export(trained.runDir.path, to: exported.runDir.path)
+        #expect(again.status == 2 && again.errorLines.count == 1 && again.errorLines[0].contains("--overwrite"), "\(again.stderr)")
+        let replaced = Self.export(trained.runDir.path, to: exported.runDir.path, extra: ["--overwrite"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        let missing = Self.export("/nonexistent/run", to: exported.runDir.path + "-missing")
+        #expect(missing.status == 2 && missing.errorLines == ["error: checkpoint '/nonexistent/run' does not exist"], "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: exported.runDir.path + "-missing"))
+    }
+
+    @Test func aMixtureOfExpertsModelIsNotExported() {
+        let run = Tessera.train(np: 1, overrides: ["model.n_experts=2", "model.top_k=1", "train.steps=2"], label: "hf-moe")
+        #expect(run.status == 0, "\(run.stderr)")
+        let out = Tessera.temporaryDirectory("hf-moe-export").appendingPathComponent("out").path
+        let exported = Self.export(run.runDir.path, to: out)
+        #expect(exported.status == 2, "\(exported.stderr)")
+        #expect(exported.errorLines == ["error: \(run.runDir.path)/model.h5: a mixture-of-experts model (model.n_experts = 2) "
+            + "has no Hugging Face GPT-2 class: GPT2LMHeadModel has one dense MLP per block"], "\(exported.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
