@@ -15,13 +15,18 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-var arguments = Array(CommandLine.arguments.dropFirst())
-var options: [String: String] = [:]
-while let index = arguments.firstIndex(where: { $0.hasPrefix("--") }) {
-    guard index + 1 < arguments.count else { fail("\(arguments[index]) needs a value") }
-    options[String(arguments[index].dropFirst(2))] = arguments[index + 1]
-    arguments.removeSubrange(index...(index + 1))
+/// The two paths and the `--name value` options, in any order.
+func parse(_ words: [String]) -> (paths: [String], options: [String: String]) {
+    var paths: [String] = [], options: [String: String] = [:], rest = words[...]
+    while let word = rest.popFirst() {
+        guard word.hasPrefix("--") else { paths.append(word); continue }
+        guard let value = rest.popFirst() else { fail("\(word) needs a value") }
+        options[String(word.dropFirst(2))] = value
+    }
+    return (paths, options)
 }
+
+let (arguments, options) = parse(Array(CommandLine.arguments.dropFirst()))
 guard arguments.count == 2, Set(options.keys).isSubset(of: ["batch", "tokens", "seed", "ids"]) else {
     fail("usage: tessera-logits MODEL OUT.safetensors [--batch B] [--tokens T] [--seed S] [--ids FILE]")
 }
