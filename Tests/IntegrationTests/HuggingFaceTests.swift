@@ -12,9 +12,12 @@ struct HuggingFaceTests {
         return TesseraRun(status: result.status, stdout: result.stdout, stderr: result.stderr, runDir: URL(fileURLWithPath: out))
     }
 
-    /// The tiny model trained for 12 steps on one rank, and its export (a folder made by export).
+    /// The tiny model at block size 64 (as DPO's pairs need), for every run here.
+    static let model = ["model.block_size=64"]
+
+    /// That model trained for 12 steps on one rank, and its export (a folder export makes).
     static let trained: (run: TesseraRun, export: TesseraRun) = {
-        let run = Tessera.train(np: 1, label: "hf-trained")
+        let run = Tessera.train(np: 1, overrides: model, label: "hf-trained")
         let out = Tessera.temporaryDirectory("hf-export").appendingPathComponent("gpt2").path
         return (run, export(run.runDir.path, to: out))
     }()
@@ -30,7 +33,7 @@ struct HuggingFaceTests {
         try #require(exported.status == 0, "\(exported.stderr)")
         #expect(Self.files(exported.runDir) == ["model.safetensors", "config.json", "tessera_vocab.json"])
         #expect(exported.stdout.contains("as GPT2LMHeadModel"), "\(exported.stdout)")
-        let steps = ["train.steps=3"]
+        let steps = Self.model + ["train.steps=3"]
         let fromExport = Tessera.train(np: 2, overrides: layout + steps + ["train.init_from=\(exported.runDir.path)"], label: "hf-init")
         let fromCheckpoint = Tessera.train(np: 2, overrides: layout + steps + ["train.init_from=\(trained.runDir.path)"],
                                            label: "hf-init-ckpt")
@@ -50,11 +53,25 @@ struct HuggingFaceTests {
     @Test func aFolderOfOtherSizesIsOneErrorOnEveryRank() throws {
         let (_, exported) = Self.trained
         try #require(exported.status == 0, "\(exported.stderr)")
-        let run = Tessera.train(np: 2, overrides: ["model.n_layer=3", "train.init_from=\(exported.runDir.path)"], label: "hf-layers")
+        let run = Tessera.train(np: 2, overrides: Self.model + ["model.n_layer=3", "train.init_from=\(exported.runDir.path)"], label: "hf-layers")
         #expect(run.status == 2, "\(run.stderr)")
         #expect(run.errorLines == ["error: train.init_from: \(exported.runDir.path)/config.json: n_layer = 2, but model.n_layer = 3"],
                 "\(run.stderr)")
         #expect(run.losses.isEmpty)
+    }
+
+    /// DPO from a model trained elsewhere: the export is its policy's start and its reference.
+    @Test func dpoStartsFromAnExportAsFromItsCheckpoint() throws {
+        let (trained, exported) = Self.trained
+        try #require(exported.status == 0, "\(exported.stderr)")
+        let dpo = Self.model + ["train.objective=dpo", "data.preferences=\(PreferenceTests.pairs)", "train.lr=1e-4",
+                                "train.steps=3", "parallel.tp=2"]
+        let fromExport = Tessera.train(np: 2, overrides: dpo + ["train.init_from=\(exported.runDir.path)"], label: "hf-dpo")
+        let fromCheckpoint = Tessera.train(np: 2, overrides: dpo + ["train.init_from=\(trained.runDir.path)"], label: "hf-dpo-ckpt")
+        #expect(fromExport.status == 0 && fromCheckpoint.status == 0, "\(fromExport.stderr)\n\(fromCheckpoint.stderr)")
+        #expect(abs((fromExport.losses[1] ?? 0) - log(2)) < 1e-6, "step 1: \(fromExport.losses[1] ?? .nan)")
+        #expect(fromExport.losses.count == 3 && fromExport.losses == fromCheckpoint.losses,
+                "\(fromExport.losses) vs \(fromCheckpoint.losses)")
     }
 
     @Test func aFolderOfAnotherFamilyIsOneError() {
