@@ -105,7 +105,7 @@ public final class HFCheckpoint {
                 throw InteropError(config.path, "\(size.key) = \(theirs), but \(size.modelKey) = \(ours)")
             case .atLeast where theirs < ours:
                 throw InteropError(config.path, "\(size.key) = \(theirs) is less than \(size.modelKey) = \(ours) "
-                    + "(the run uses the first \(ours) positions)")
+                    + "(a run may use fewer positions than the checkpoint has, not more)")
             default:
                 continue
             }
