@@ -17,9 +17,10 @@ extension HFFamily {
     /// | `h.L.attn.c_proj.weight` (C, C) | `transformer.h.L.attn.c_proj.weight` (C, C), transposed |
     /// | `h.L.attn.c_proj.bias` (C) | `transformer.h.L.attn.c_proj.bias` |
     /// | `h.L.ln_2.weight`, `.bias` (C) | `transformer.h.L.ln_2.weight`, `.bias` |
-    /// | `h.L.mlp.c_fc.weight` (4C, C) | `transformer.h.L.mlp.c_fc.weight` (C, 4C), transposed |
-    /// | `h.L.mlp.c_fc.bias` (4C) | `transformer.h.L.mlp.c_fc.bias` |
-    /// | `h.L.mlp.c_proj.weight` (C, 4C) | `transformer.h.L.mlp.c_proj.weight` (4C, C), transposed |
+    /// | `h.L.mlp.c_fc.weight` (H, C) | `transformer.h.L.mlp.c_fc.weight` (C, H), transposed |
+    /// | `h.L.mlp.c_fc.bias` (H) | `transformer.h.L.mlp.c_fc.bias` |
+    /// | `h.L.mlp.c_proj.weight` (C, H) | `transformer.h.L.mlp.c_proj.weight` (H, C), transposed |
+    /// (H: n_inner, 4C when null)
     /// | `h.L.mlp.c_proj.bias` (C) | `transformer.h.L.mlp.c_proj.bias` |
     /// | `ln_f.weight`, `.bias` (C) | `transformer.ln_f.weight`, `.bias` |
     ///
@@ -52,17 +53,16 @@ enum GPT2Layout {
         guard nEmbd % nHead == 0 else {
             throw InteropError(config.path, "n_embd = \(nEmbd) is not a multiple of n_head = \(nHead)")
         }
+        var parts = DecoderParts.gpt2(nHead: nHead, nEmbd: nEmbd)
+        if config.value("n_inner") != nil { parts.ffnHidden = try config.size("n_inner") }
         return GPTDimensions(nLayer: try config.size("n_layer"), nHead: nHead, nEmbd: nEmbd,
-                             blockSize: try config.size("n_positions"), vocabSize: try config.size("vocab_size"))
+                             blockSize: try config.size("n_positions"), vocabSize: try config.size("vocab_size"), parts: parts)
     }
 
     /// Settings of GPT2Config that change the network, refused unless they are Tessera's.
     @Sendable static func checkSettings(_ config: HFConfigFile) throws(InteropError) {
-        let nEmbd = try config.size("n_embd")
         try config.require("activation_function", default: .string("gelu_new"), { if case let .string(name) = $0 { activations.contains(name) } else { false } },
                            "Tessera's MLP uses the tanh GELU (\(activations.joined(separator: " or ")))")
-        try config.require("n_inner", default: .null, { $0 == .null || $0 == .number("\(4 * nEmbd)") },
-                           "Tessera's MLP is 4·n_embd = \(4 * nEmbd) wide (n_inner null)")
         try config.require("layer_norm_epsilon", default: .number("1e-05"),
                            { if case let .number(text) = $0 { Double(text) == layerNormEpsilon } else { false } },
                            "Tessera's LayerNorm uses eps 1e-05")
@@ -78,27 +78,35 @@ enum GPT2Layout {
     }
 
     @Sendable static func unrepresentable(_ dims: GPTDimensions) -> String? {
-        guard let experts = dims.experts else { return nil }
-        return "a mixture-of-experts model (model.n_experts = \(experts.count)) has no Hugging Face GPT-2 class: "
-            + "GPT2LMHeadModel has one dense MLP per block"
+        if let experts = dims.experts {
+            return "a mixture-of-experts model (model.n_experts = \(experts.count)) has no Hugging Face GPT-2 class: "
+                + "GPT2LMHeadModel has one dense MLP per block"
+        }
+        var gpt2 = DecoderParts.gpt2(nHead: dims.nHead, nEmbd: dims.nEmbd)
+        gpt2.ffnHidden = dims.parts.ffnHidden  // n_inner
+        guard dims.parts == gpt2 else {
+            return "GPT2LMHeadModel is LayerNorm (eps 1e-05), learned positions, multi-head attention, a GELU MLP, "
+                + "biases and a tied head; this model has \(dims.parts.summary(nHead: dims.nHead))"
+        }
+        return nil
     }
 
     @Sendable static func tensors(_ dims: GPTDimensions) -> [TensorRule] {
-        let C = dims.nEmbd, V = dims.vocabSize, T = dims.blockSize
+        let C = dims.nEmbd, V = dims.vocabSize, T = dims.blockSize, H = dims.parts.ffnHidden
         var rules = [
             TensorRule(GPTParameterName.tokenEmbedding, [V, C], hf: "transformer.wte.weight"),
             TensorRule(GPTParameterName.positionEmbedding, [T, C], hf: "transformer.wpe.weight", leadingRows: true),
         ]
         for l in 0..<dims.nLayer {
-            for leaf in BlockLeaf.allCases where leaf != .routerWeight {
+            for leaf in BlockLeaf.leaves(dims) {
                 let name = GPTParameterName.block(l, leaf), hf = "transformer." + name
                 switch leaf {
                 case .qkvWeight: rules.append(TensorRule(name, transposedMatrix: [3 * C, C], hf: hf))
                 case .attnProjWeight: rules.append(TensorRule(name, transposedMatrix: [C, C], hf: hf))
-                case .fcWeight: rules.append(TensorRule(name, transposedMatrix: [4 * C, C], hf: hf))
-                case .fcProjWeight: rules.append(TensorRule(name, transposedMatrix: [C, 4 * C], hf: hf))
+                case .fcWeight: rules.append(TensorRule(name, transposedMatrix: [H, C], hf: hf))
+                case .fcProjWeight: rules.append(TensorRule(name, transposedMatrix: [C, H], hf: hf))
                 case .qkvBias: rules.append(TensorRule(name, [3 * C], hf: hf))
-                case .fcBias: rules.append(TensorRule(name, [4 * C], hf: hf))
+                case .fcBias: rules.append(TensorRule(name, [H], hf: hf))
                 default: rules.append(TensorRule(name, [C], hf: hf))
                 }
             }
@@ -135,7 +143,7 @@ enum GPT2Layout {
             ("model_type", .string("gpt2")),
             ("n_embd", .number("\(dims.nEmbd)")),
             ("n_head", .number("\(dims.nHead)")),
-            ("n_inner", .null),
+            ("n_inner", dims.parts.ffnHidden == 4 * dims.nEmbd ? .null : .number("\(dims.parts.ffnHidden)")),
             ("n_layer", .number("\(dims.nLayer)")),
             ("n_positions", .number("\(dims.blockSize)")),
             ("reorder_and_upcast_attn", .bool(false)),

@@ -110,6 +110,10 @@ public final class HFCheckpoint {
                 continue
             }
         }
+        guard dims.parts == run.parts else {
+            throw InteropError(config.path, "describes \(dims.parts.summary(nHead: dims.nHead)); the run's model has "
+                + "\(run.parts.summary(nHead: run.nHead)) (model.family and its part keys)")
+        }
     }
 
     /// Tessera's parameter `name` of global shape `shape`, made from the checkpoint's tensors:

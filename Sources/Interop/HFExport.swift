@@ -10,11 +10,6 @@ public enum HFExport {
     /// The files an export writes and an existing folder must not already hold (without `overwrite`).
     static let weightFiles = [SafeTensorsCheckpoint.fileName, SafeTensorsCheckpoint.indexName, HFConfigFile.fileName]
 
-    /// Refuses a model `family` has no class for, naming `source`.
-    public static func check(_ dims: GPTDimensions, family: HFFamily, source: String) throws(InteropError) {
-        if let reason = family.unrepresentable(dims) { throw InteropError(source, reason) }
-    }
-
     /// Refuses a `folder` that is not a folder, or that holds an export's files (or `files`) already
     /// unless `overwrite`.
     public static func checkDestination(_ folder: String, files: [TokenizerFile], overwrite: Bool) throws(InteropError) {

@@ -6,11 +6,8 @@ import Model
 /// checkpoint's tensors hold each Tessera parameter. Reading (`HFCheckpoint`) and writing
 /// (`HFExport`) both go through it, so the two directions cannot disagree.
 ///
-/// gpt2 is the one family today (GPT2Family.swift). A llama entry joins `all` with its own table:
-/// `model.` as the base prefix, q/k/v projections as three pieces of Tessera's fused qkv rows and
-/// gate/up as two pieces of the fused MLP rows (`TensorRule.pieces`), `nn.Linear` weights as they
-/// are ([out, in], not transposed), an untied `lm_head.weight` as a rule of its own, and
-/// `num_key_value_heads`, `intermediate_size`, `rope_theta` among its sizes and settings.
+/// The families: gpt2 (GPT2Family.swift) and llama (LlamaFamily.swift). An export takes the one
+/// that represents the model's parts (`family(for:)`).
 public struct HFFamily: Sendable {
     /// config.json's `model_type`.
     public let modelType: String
@@ -39,7 +36,18 @@ public struct HFFamily: Sendable {
     let configMembers: @Sendable (GPTDimensions, HFExportSettings) -> [(key: String, value: JSONValue)]
 
     /// The families Tessera reads and writes.
-    public static let all: [HFFamily] = [.gpt2]
+    public static let all: [HFFamily] = [.gpt2, .llama]
+
+    /// The family whose class represents a model of `dims` (read from `source`); refused with
+    /// every family's reason when none does.
+    public static func family(for dims: GPTDimensions, source: String) throws(InteropError) -> HFFamily {
+        var reasons: [String] = []
+        for family in all {
+            guard let reason = family.unrepresentable(dims) else { return family }
+            reasons.append(reason)
+        }
+        throw InteropError(source, "no Hugging Face class represents this model: " + reasons.joined(separator: "; "))
+    }
 
     /// The family of `model_type`, if Tessera has one.
     public static func named(_ modelType: String) -> HFFamily? { all.first { $0.modelType == modelType } }

@@ -64,7 +64,7 @@ public struct DecoderParts: Sendable, Equatable {
     /// slices of them still form one [q | k | v] matrix for a single product.
     func fusedQKV(nHead: Int) -> Bool { kvHeads == nHead }
 
-    /// In words, for the start-up line: "rmsnorm, rope (theta 10000), grouped-query attention
+    /// In words, for the start-up line: "rmsnorm (eps 1e-05), rope (theta 10000), grouped-query attention
     /// (2 kv heads), swiglu MLP of 388, no biases, untied head".
     public func summary(nHead: Int) -> String {
         let attention = kvHeads == nHead ? "multi-head attention"
@@ -73,7 +73,7 @@ public struct DecoderParts: Sendable, Equatable {
         case .learned: "learned positions"
         case .rotary(let theta): "rope (theta \(theta.formatted))"
         }
-        return [norm == .layerNorm ? "layernorm" : "rmsnorm", positions, attention,
+        return ["\(norm == .layerNorm ? "layernorm" : "rmsnorm") (eps \(normEps))", positions, attention,
                 "\(mlp == .gelu ? "gelu" : "swiglu") MLP of \(ffnHidden)", bias ? "biases" : "no biases",
                 tiedEmbeddings ? "tied head" : "untied head"].joined(separator: ", ")
     }

@@ -40,7 +40,7 @@ public enum BlockLeaf: String, CaseIterable, Sendable {
 
     /// The leaves a block of `dims` has, in memory order: with experts the router replaces the
     /// MLP's linears (each expert brings its own, ExpertLeaf).
-    static func leaves(_ dims: GPTDimensions) -> [BlockLeaf] {
+    public static func leaves(_ dims: GPTDimensions) -> [BlockLeaf] {
         let parts = dims.parts, fused = parts.fusedQKV(nHead: dims.nHead)
         var leaves: [BlockLeaf] = [.ln1Weight]
         if parts.normHasBias { leaves.append(.ln1Bias) }

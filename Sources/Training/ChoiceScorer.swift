@@ -67,8 +67,8 @@ public final class ChoiceScorer {
         activations = model.makeActivations(batch: 1)
     }
 
-    public convenience init(_ trained: TrainedModel) {
-        self.init(model: trained.model, tokenizer: trained.tokenizer)
+    public convenience init(_ whole: WholeModel) throws {
+        self.init(model: whole.model, tokenizer: try whole.trainedTokenizer())
     }
 
     /// The context as encoded, and the text that moves from its end to the front of every choice:

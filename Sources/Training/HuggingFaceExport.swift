@@ -11,14 +11,12 @@ public struct HuggingFaceExport {
     public let files: [TokenizerFile]
     let settings: HFExportSettings
 
-    /// Reads the model and refuses one its family has no class for.
+    /// Reads the model and refuses one no family's class represents.
     public init(source: String) throws {
         whole = try WholeModel(modelFile: source)
-        // Tessera's models are gpt2 today; a run's model.family will choose here.
-        family = .gpt2
         let dims = whole.model.dims
-        try HFExport.check(dims, family: family, source: whole.source)
-        let (files, endOfText) = TokenizerFiles.files(for: whole.tokenizer!, vocabSize: dims.vocabSize)
+        family = try HFFamily.family(for: dims, source: whole.source)
+        let (files, endOfText) = TokenizerFiles.files(for: try whole.trainedTokenizer(), vocabSize: dims.vocabSize)
         self.files = files
         settings = HFExportSettings(dropout: whole.config?.model.dropout ?? 0, endOfText: endOfText)
     }

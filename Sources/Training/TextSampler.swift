@@ -28,11 +28,11 @@ public final class TextSampler {
     private let decoder: IncrementalDecoder?
     private let activations: GPTActivations
 
-    /// `path`: a model.h5 file, a checkpoint folder, or a run directory (see `TrainedModel`);
+    /// `path`: a model.h5 file, a checkpoint folder, or a run directory (see `WholeModel`);
     /// `incremental` false: recompute the window for every token (for comparison).
     public convenience init(path: String, incremental: Bool = true) throws {
-        let loaded = try TrainedModel(path: path)
-        self.init(model: loaded.model, tokenizer: loaded.tokenizer, incremental: incremental)
+        let whole = try WholeModel(modelFile: path)
+        self.init(model: whole.model, tokenizer: try whole.trainedTokenizer(), incremental: incremental)
     }
 
     init(model: GPT, tokenizer: any Tokenizer, incremental: Bool = true) {

@@ -2,9 +2,10 @@ import Checkpoint
 import Config
 import Data
 import Interop
+import FileSystem
 import Model
 
-/// A whole model on one process, for sampling, export and checks: read from model.h5 (with the
+/// A whole model on one process, for sampling, evaluation, export and checks: read from model.h5 (with the
 /// run's config and tokenizer) or from a Hugging Face folder (config.json and safetensors weights;
 /// its block size the folder's number of positions). Every size comes from the file and is checked
 /// against this machine's memory; each tensor is read only after its declared shape has been
@@ -29,7 +30,7 @@ public struct WholeModel {
     /// `path` is a model.h5 file, a checkpoint folder, or a run directory: its final model.h5, or
     /// else its newest checkpoint's.
     public init(modelFile path: String) throws {
-        let file = try TextSampler.modelFile(path)
+        let file = try Self.modelFile(path)
         let reader = try ModelFileReader(path: file)
         let config = try TesseraConfig.parse(toml: reader.attributes.config, source: "\(file) (config attribute)")
         guard let kindName = reader.attributes.strings["tokenizer"],
@@ -65,6 +66,34 @@ public struct WholeModel {
         }
         model.parametersChanged()
         (self.model, source, config, tokenizer) = (model, folder, nil, nil)
+    }
+
+    /// The tokenizer the model was trained with, which a Hugging Face folder does not carry.
+    public func trainedTokenizer() throws -> any Tokenizer {
+        guard let tokenizer else {
+            throw SetupError("\(source) is a Hugging Face folder, which carries no Tessera tokenizer: "
+                + "give a model.h5, a checkpoint folder or a run directory")
+        }
+        return tokenizer
+    }
+
+    /// The model file `path` means: itself, a folder's model.h5, or a run directory's newest
+    /// checkpoint's. Tessera writes model.h5 as a regular file (a hard link at the run's top).
+    static func modelFile(_ path: String) throws -> String {
+        let kind = FileKind.of(path)
+        if kind.isFile { return path }
+        guard kind.isFolder else {
+            throw SetupError("checkpoint '\(path)' \(kind == .missing ? "does not exist" : "is \(kind.phrase)")")
+        }
+        let inside = path + "/model.h5"
+        if FileKind.of(inside) == .missing, let (folder, _) = try CheckpointFolder(runDirectory: path).newest() {
+            return try modelFile(folder)
+        }
+        switch FileKind.of(inside) {
+        case .regular: return inside
+        case .missing: throw SetupError("'\(path)' holds no model.h5 and no complete checkpoint")
+        case let other: throw SetupError("\(inside) is \(other.phrase); Tessera writes model.h5 as a regular file")
+        }
     }
 
     /// Parameter `name`'s full tensor (one process holds all of it), valid while this lives.

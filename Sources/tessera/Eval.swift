@@ -31,7 +31,7 @@ struct Eval: ParsableCommand {
         let output: FileHandle?
         do {
             let parsed = try ChoiceTask(path: task)
-            scorer = ChoiceScorer(try TrainedModel(path: checkpoint))
+            scorer = try ChoiceScorer(try WholeModel(modelFile: checkpoint))
             items = try scorer.encode(parsed)
             output = try out.map(openOutput)
         } catch {

@@ -117,8 +117,10 @@ import Training
             _ = try Self.writeModelFile(folder, model: "n_layer = 1\nn_head = 1\nn_embd = 8\nblock_size = 4\nn_experts = 2\ntop_k = 1",
                                         tokenizer: ByteTokenizer(), vocabSize: 256)
             let error = failure { _ = try HuggingFaceExport(source: folder) }
-            #expect(error == folder + "/model.h5: a mixture-of-experts model (model.n_experts = 2) has no Hugging Face GPT-2 class: "
-                + "GPT2LMHeadModel has one dense MLP per block")
+            #expect(error == folder + "/model.h5: no Hugging Face class represents this model: a mixture-of-experts model "
+                + "(model.n_experts = 2) has no Hugging Face GPT-2 class: GPT2LMHeadModel has one dense MLP per block; "
+                + "a mixture-of-experts model (model.n_experts = 2) has no Hugging Face Llama class: LlamaForCausalLM "
+                + "has one dense MLP per block")
         }
     }
 

@@ -19,15 +19,15 @@ import Testing
         }
     }
 
-    @Test(arguments: ["llama", "llama-sharded", "llama-mqa"])
-    func aLlamaFolderIsAnotherFamily(_ name: String) {
-        let error = failure { _ = try HFCheckpoint(folder: fixture(name)) }
-        #expect(error == fixture(name) + "/config.json: model_type = \"llama\" (LlamaForCausalLM): Tessera reads gpt2 (GPT2LMHeadModel)")
+    @Test func aFolderOfAnotherArchitectureIsRefusedNamingTheFamiliesTesseraReads() throws {
+        let error = try Self.refusal(config: try fixtureConfig(set: ["model_type": #""mistral""#]))
+        #expect(error == "config.json: model_type = \"mistral\" (GPT2LMHeadModel): Tessera reads gpt2 (GPT2LMHeadModel), llama (LlamaForCausalLM)",
+                "\(error ?? "nil")")
     }
 
     /// Settings that change GPT-2's network into one Tessera's model is not.
     @Test(arguments: [
-        ("activation_function", #""relu""#), ("n_inner", "64"), ("layer_norm_epsilon", "1e-06"),
+        ("activation_function", #""relu""#), ("layer_norm_epsilon", "1e-06"),
         ("scale_attn_weights", "false"), ("scale_attn_by_inverse_layer_idx", "true"), ("reorder_and_upcast_attn", "true"),
         ("add_cross_attention", "true"), ("tie_word_embeddings", "false"), ("architectures", #"["GPT2DoubleHeadsModel"]"#),
         ("activation_function", "1"), ("n_layer", "2.5"), ("n_embd", "30"), ("n_head", "0"), ("vocab_size", #""96""#),
