@@ -18,9 +18,10 @@ extension TesseraConfig {
         guard model.nEmbd % tp == 0 else {
             throw fail("parallel.tp = \(tp) does not divide model.n_embd = \(model.nEmbd)")
         }
-        guard model.effectiveKVHeads % tp == 0 else {
-            throw fail("parallel.tp = \(tp) does not divide the \(model.effectiveKVHeads) key/value heads (model.n_kv_head): "
-                + "each tensor rank holds whole key/value heads")
+        let kv = model.effectiveKVHeads
+        guard kv % tp == 0 || tp % kv == 0 else {
+            throw fail("parallel.tp = \(tp) and the \(kv) key/value heads (model.n_kv_head) do not divide one another: "
+                + "tensor ranks split the kv heads evenly, or copy each on tp / n_kv_head of them")
         }
         guard model.effectiveFFNHidden % tp == 0 else {
             throw fail("parallel.tp = \(tp) does not divide the MLP's hidden width \(model.effectiveFFNHidden) (model.ffn_hidden)")

@@ -41,6 +41,8 @@ public final class GPT {
     let linears: LinearLayers
     /// fp32 working copies of the activations saved in bf16.
     private let staging = TensorStaging()
+    /// Key and value gradients of every kv head, summed over the tensor ranks that copy them.
+    private let kvGradientSum = ScratchBuffer<Float>()
     /// (B, T, C) a block branch's output before the residual add, during one forward.
     private let branchOutput = ScratchBuffer<Float>()
     /// One block of rows of the head's logits, and their softmax statistics (see GPTHead.swift).
@@ -217,8 +219,8 @@ public final class GPT {
                         targets: UnsafePointer<Int32>?, T: Int? = nil,
                         dropout: DropoutContext? = nil, dloss: Float? = nil) throws(MPIError) -> Double {
         let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, tp = partition.tpSize, parts = dims.parts
-        let heads = dims.nHead / tp, kvHeads = parts.kvHeads / tp, width = C / tp
-        let qkvWidth = dims.qkvRows / tp, fcWidth = parts.fcRows / tp, hidden = parts.ffnHidden / tp
+        let heads = dims.nHead / tp, kvHeads = partition.localKVHeads(dims), width = C / tp
+        let qkvWidth = partition.localQKVRows(dims), fcWidth = parts.fcRows / tp, hidden = parts.ffnHidden / tp
         precondition(T <= acts.T && (targets == nil || T == acts.T),
                      "forward over \(T) tokens with activations for \(acts.T); training needs full blocks")
         let BT = B * T
@@ -333,8 +335,8 @@ public final class GPT {
                          targets: UnsafePointer<Int32>, dloss: Float, tokenWeights: UnsafePointer<Float>? = nil,
                          dropout: DropoutContext? = nil, blockDone: (Int) -> Void = { _ in }) throws(MPIError) {
         let B = acts.B, T = acts.T, C = dims.nEmbd, tp = partition.tpSize, parts = dims.parts
-        let heads = dims.nHead / tp, kvHeads = parts.kvHeads / tp, width = C / tp
-        let qkvWidth = dims.qkvRows / tp, fcWidth = parts.fcRows / tp, hidden = parts.ffnHidden / tp
+        let heads = dims.nHead / tp, kvHeads = partition.localKVHeads(dims), width = C / tp
+        let qkvWidth = partition.localQKVRows(dims), fcWidth = parts.fcRows / tp, hidden = parts.ffnHidden / tp
         let BT = B * T
         let s = scratch(B)
         let p = store.values, g = store.grads
@@ -394,7 +396,9 @@ public final class GPT {
                                   qkv + b * T * qkvWidth, B: 1, T: T, NH: heads, NKV: kvHeads, HS: dims.headSize)
             }
             if let rope { ropeBackward(s.dqkv, rope, B: B, T: T, NH: heads, NKV: kvHeads, HS: dims.headSize) }
-            linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: qkvWidth)
+            try summingReplicatedKV(block: i, grads: dw) {
+                linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: qkvWidth)
+            }
             try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             let residualIn = i == 0 ? acts.encoded
                 : staging.widen(acts.blocks[i - 1].residual3, count: BT * C, as: .blockResidual)
@@ -409,6 +413,40 @@ public final class GPT {
         }
         embeddingBackward(g + wte, wpe.map { g + $0 }, s.dresidual, tokens, B: B, T: T, C: C,
                           vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
+    }
+
+    /// Runs `backward` (which adds this microbatch's qkv gradients) and, where kv heads are copied
+    /// on several tensor ranks, sums their key and value gradients over the copies: each copy saw
+    /// only its own query heads. Each rank puts this microbatch's contribution in its head's slot of
+    /// a buffer of every kv head, and one all-reduce over the tensor group sums each slot.
+    private func summingReplicatedKV(block i: Int, grads dw: BlockView, _ backward: () -> Void) throws(MPIError) {
+        guard partition.kvReplicas(dims) > 1 else { return backward() }
+        let layer = partition.layers.lowerBound + i
+        let pieces = [BlockLeaf.kWeight, .vWeight, .kBias, .vBias].compactMap { leaf in
+            dw[leaf].map { ($0, store.specs[store.index(of: GPTParameterName.block(layer, leaf))].localCount) }
+        }
+        let slot = pieces.reduce(0) { $0 + $1.1 }, (shard, heads) = partition.kvShard(dims)
+        let sums = kvGradientSum.take(slot * heads + slot), before = sums + slot * heads
+        var offset = 0
+        for (gradient, count) in pieces {
+            (before + offset).update(from: gradient, count: count)
+            offset += count
+        }
+        backward()
+        sums.update(repeating: 0, count: slot * heads)
+        offset = 0
+        for (gradient, count) in pieces {
+            let mine = sums + shard * slot + offset, old = before + offset
+            for j in 0..<count { mine[j] = gradient[j] - old[j] }
+            offset += count
+        }
+        try tensor.sum(sums, count: slot * heads)
+        offset = 0
+        for (gradient, count) in pieces {
+            let summed = sums + shard * slot + offset, old = before + offset
+            for j in 0..<count { gradient[j] = old[j] + summed[j] }
+            offset += count
+        }
     }
 
     /// The block's norm: LayerNorm (saving mean and rstd) or RMSNorm (saving rstd).

@@ -77,7 +77,7 @@ public final class GPTActivations {
         func half(_ count: Int, _ role: TensorStaging.Role) -> Buffer { Buffer(count: count, bf16: bf16.all, role: role) }
         func full(_ count: Int) -> Buffer { Buffer(count: count, bf16: false, role: nil) }
         let blocks = partition.layers.indices.map { i in
-            [half(BT * C, .linearInput), full(mean), full(BT), half(BT * dims.qkvRows / tp, .qkv),
+            [half(BT * C, .linearInput), full(mean), full(BT), half(BT * partition.localQKVRows(dims), .qkv),
              Buffer(count: B * heads * T * T, bf16: bf16.all, role: .attentionProbabilities, staged: heads * T * T),
              half(BT * width, .linearInput),
              half(BT * C, .innerResidual), Buffer(count: BT * C, bf16: bf16.ln2, role: .linearInput), full(mean), full(BT),
@@ -161,7 +161,7 @@ final class GPTGradientScratch {
         let arena = Arena()
         self.arena = arena
         let C = dims.nEmbd, BT = B * T, tp = partition.tpSize
-        let ids = [BT * C, BT * dims.parts.ffnHidden / tp, BT * dims.parts.fcRows / tp, BT * dims.qkvRows / tp, BT * C,
+        let ids = [BT * C, BT * dims.parts.ffnHidden / tp, BT * dims.parts.fcRows / tp, BT * partition.localQKVRows(dims), BT * C,
                    BT * C, T * T]
             .map { arena.reserve($0) }
         let p = arena.allocate()

@@ -46,6 +46,25 @@ public struct GPTPartition: Sendable, Equatable {
         return (epRank * perRank)..<((epRank + 1) * perRank)
     }
 
+    /// Key/value heads this rank holds: its share of them, or the one its query heads read when
+    /// there are fewer kv heads than tensor ranks (then tp / NKV ranks hold a copy of each).
+    public func localKVHeads(_ dims: GPTDimensions) -> Int { max(1, dims.parts.kvHeads / tpSize) }
+
+    /// Which of the kv heads' equal slices this rank holds, and how many slices there are: its own
+    /// of tp, or with fewer kv heads than ranks, the head its query heads read, one of NKV.
+    public func kvShard(_ dims: GPTDimensions) -> (shard: Int, of: Int) {
+        let kv = dims.parts.kvHeads
+        return kv >= tpSize ? (tpRank, tpSize) : (tpRank / (tpSize / kv), kv)
+    }
+
+    /// Ranks of the tensor group holding the same kv slice as this one (1 unless replicated).
+    public func kvReplicas(_ dims: GPTDimensions) -> Int { tpSize / kvShard(dims).of }
+
+    /// Rows of this rank's [q | k | v] product: its query heads, then its kv heads' keys and values.
+    public func localQKVRows(_ dims: GPTDimensions) -> Int {
+        (dims.nHead / tpSize + 2 * localKVHeads(dims)) * dims.headSize
+    }
+
     /// The vocabulary rounded up to a multiple of the tensor-parallel size.
     public func paddedVocab(_ dims: GPTDimensions) -> Int {
         (dims.vocabSize + tpSize - 1) / tpSize * tpSize
@@ -67,8 +86,12 @@ public struct GPTPartition: Sendable, Equatable {
     /// replicated. Experts are split the same way, and each rank holds only its local experts.
     public func parameterSpecs(_ dims: GPTDimensions) -> [ParameterSpec] {
         var split: [String: Bool] = [:]
+        var kvLeaves: Set<String> = []
         let leaves = BlockLeaf.leaves(dims)
         for l in layers {
+            for leaf in leaves where [.kWeight, .vWeight, .kBias, .vBias].contains(leaf) {
+                kvLeaves.insert(GPTParameterName.block(l, leaf))
+            }
             for leaf in leaves { split[GPTParameterName.block(l, leaf)] = leaf.isTensorSplit }
             for e in localExperts(dims) {
                 for leaf in ExpertLeaf.allCases { split[GPTParameterName.expert(l, e, leaf)] = leaf != .projBias }
@@ -88,6 +111,10 @@ public struct GPTPartition: Sendable, Equatable {
                 return hasHead ? spec : nil
             default:
                 guard let isSplit = split[spec.name] else { return nil }
+                if kvLeaves.contains(spec.name) {
+                    let (shard, of) = kvShard(dims)
+                    return spec.sharded(shard, of: of)
+                }
                 return isSplit ? spec.sharded(tpRank, of: tpSize) : spec
             }
         }
@@ -110,7 +137,7 @@ extension GPTPartition {
     /// the vocabulary head (once in the model).
     public func linearGemms(_ dims: GPTDimensions, rows: Int) -> [(shape: GemmShape, perLayer: Bool)] {
         let C = dims.nEmbd, tp = tpSize
-        let block = [(dims.qkvRows / tp, C), (C, C / tp), (dims.parts.fcRows / tp, C), (C, dims.parts.ffnHidden / tp)]
+        let block = [(localQKVRows(dims), C), (C, C / tp), (dims.parts.fcRows / tp, C), (C, dims.parts.ffnHidden / tp)]
             .map { (shape: GemmShape(m: rows, n: $0.0, k: $0.1), perLayer: true) }
         return block + [(shape: GemmShape(m: rows, n: vocabShard(dims), k: C), perLayer: false)]
     }

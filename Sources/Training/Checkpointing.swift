@@ -12,14 +12,15 @@ import Parallel
 extension Trainer {
     /// Which of this rank's tensors it writes, so that every value is written exactly once: the
     /// tied embedding's copy on the last stage never; tensors replicated across the tensor group
-    /// on tensor rank 0 only. Parameters (and, without ZeRO, moments) are held alike by every data
+    /// on tensor rank 0 only (a kv head copied on several tensor ranks, on the first). Parameters (and, without ZeRO, moments) are held alike by every data
     /// replica (by every expert group, for experts): the replicas split the store into equal
     /// consecutive parts by size and each writes the tensors centred in its part, so all ranks
     /// write in parallel. With ZeRO-1 each replica owns distinct moments and writes them.
     private func writes(_ spec: ParameterSpec, index: Int, moments: Bool) -> Bool {
         let layout = groups.layout
         if spec.name == GPTParameterName.tokenEmbedding && !model.partition.hasEmbedding { return false }
-        if spec.shards == 1 && layout.tpIndex != 0 { return false }
+        // A slice several tensor ranks hold (a replicated tensor, a kv head copied): the first writes.
+        if spec.shards < layout.tp && layout.tpIndex % (layout.tp / spec.shards) != 0 { return false }
         if moments && sync.isSharded { return true }
         let range = model.store.range(of: index)
         let (replicas, replica) = model.isExpert(range.lowerBound) ? (layout.dp / layout.ep, layout.epGroupIndex)

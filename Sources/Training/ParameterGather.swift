@@ -8,7 +8,8 @@ import Parallel
 ///
 /// Each parameter comes from one canonical replica: the first pipeline stage that holds it, the
 /// first data-parallel index that does (0, or the expert-parallel rank owning an expert), and
-/// tensor rank 0 when it is replicated (every tensor rank when it is split).
+/// tensor rank 0 when it is replicated (every tensor rank when it is split; the first copy of a kv
+/// head copied on several).
 /// Holders send their shards to rank 0 in global parameter order, and rank 0 receives them in the
 /// same order, so the messages need no tags.
 enum ParameterGather {
@@ -41,7 +42,8 @@ enum ParameterGather {
                     let (a, b) = (Layout(degrees: layout.degrees, rank: first.rank), Layout(degrees: layout.degrees, rank: rank))
                     if a.ppIndex != b.ppIndex || a.dpIndex != b.dpIndex { continue }
                 }
-                if spec.shards == 1 && !holders.isEmpty { continue }
+                // One holder per slice: replicated tensors and copied kv heads come from their first.
+                if holders.contains(where: { $0.spec.shard == spec.shard }) { continue }
                 holders.append((rank, spec))
             }
             let me = groups.world.rank

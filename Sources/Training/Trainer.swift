@@ -103,7 +103,8 @@ public final class Trainer {
         let counted = store.specs.indices.filter { i in
             let spec = store.specs[i]
             let tiedCopy = spec.name == GPTParameterName.tokenEmbedding && !partition.hasEmbedding
-            return !tiedCopy && (spec.shards > 1 || partition.tpRank == 0)
+            // Each slice counted once: on every rank that splits it, on the first of its copies.
+            return !tiedCopy && partition.tpRank % (partition.tpSize / min(spec.shards, partition.tpSize)) == 0
         }.map { store.range(of: $0) }
         let owned = owned
         let countedOwned = counted.flatMap { range in owned.map { $0.clamped(to: range) }.filter { !$0.isEmpty } }

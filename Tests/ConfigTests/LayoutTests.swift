@@ -51,8 +51,15 @@ private func layoutError(_ overrides: [String], worldSize: Int) throws -> String
 }
 
 @Test func tpMustDivideKeyValueHeadsAndTheMLPsHiddenWidth() throws {
-    #expect(try layoutError(["model.n_kv_head=1", "parallel.tp=2"], worldSize: 2)
-        == "parallel.tp = 2 does not divide the 1 key/value heads (model.n_kv_head): each tensor rank holds whole key/value heads")
+    #expect(try layoutError(["model.n_head=6", "model.n_embd=120", "model.n_kv_head=3", "parallel.tp=2"], worldSize: 2)
+        == "parallel.tp = 2 and the 3 key/value heads (model.n_kv_head) do not divide one another: "
+        + "tensor ranks split the kv heads evenly, or copy each on tp / n_kv_head of them")
+    // Fewer kv heads than tensor ranks: each is copied.
+    var copied = try TesseraConfig.parse(toml: "", overrides: ["model.n_kv_head=1", "parallel.tp=2"])
+    #expect(try copied.validateLayout(worldSize: 2).tp == 2)
+    copied.model.nKVHead = 2
+    copied.parallel.tp = 4
+    #expect(try copied.validateLayout(worldSize: 4).tp == 4)
     #expect(try layoutError(["model.ffn_hidden=102", "parallel.tp=4"], worldSize: 4)
         == "parallel.tp = 4 does not divide the MLP's hidden width 102 (model.ffn_hidden)")
 }

@@ -58,6 +58,11 @@ struct CheckpointResumeTests {
         Change(saved: (2, ["parallel.tp=2"]), resumed: (1, [])),
         Change(saved: (2, ["model.n_experts=4", "parallel.ep=2"]), resumed: (1, ["model.n_experts=4"])),
         Change(saved: (4, ["parallel.zero=1", "parallel.tp=2"]), resumed: (2, ["parallel.pp=2", "parallel.microbatches=2"])),
+        // llama parts: two kv heads copied on four tensor ranks, resumed split on two, and back.
+        Change(saved: (4, ["model.family=llama", "model.n_kv_head=2", "parallel.tp=4"]),
+               resumed: (2, ["model.family=llama", "model.n_kv_head=2", "parallel.tp=2"])),
+        Change(saved: (2, ["model.family=llama", "model.n_kv_head=1", "parallel.pp=2", "parallel.microbatches=2"]),
+               resumed: (4, ["model.family=llama", "model.n_kv_head=1", "parallel.tp=4"])),
     ])
     func anotherLayoutContinuesTheCurve(_ change: Change) throws {
         let full = Tessera.train(np: change.saved.ranks, overrides: Self.twentySteps + change.saved.overrides,

@@ -30,21 +30,33 @@ struct ModelFamilyTests {
         TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.pp=2", "parallel.microbatches=2", "parallel.schedule=gpipe"]),
         TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.tp=2", "parallel.pp=2", "parallel.microbatches=2"]),
         TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.tp=2", "parallel.zero=1"]),
+        // More tensor ranks than the two kv heads: each is copied on two ranks.
+        TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.tp=4"]),
     ])
     func llamaLayoutReproducesTheSingleRankCurve(_ layout: TensorPipelineTests.Layout) {
         let run = Tessera.train(np: layout.ranks, overrides: Self.llama + layout.overrides, label: "llama")
         expectSameCurve(run, as: Self.reference)
     }
 
+    /// Multi-query attention on two tensor ranks (the one kv head on both), against one rank.
+    @Test func multiQueryAttentionAcrossTensorRanksReproducesOneRank() {
+        let mqa = Self.llama.filter { !$0.hasPrefix("model.n_kv_head") } + ["model.n_kv_head=1"]
+        let reference = Tessera.train(np: 1, overrides: mqa, label: "mqa-ref")
+        let run = Tessera.train(np: 4, overrides: mqa + ["parallel.tp=2", "parallel.pp=2", "parallel.microbatches=2"],
+                                label: "mqa")
+        expectSameCurve(run, as: reference)
+    }
+
     /// One step's gradients gathered to full tensors against one rank's (the layout-check tool).
-    @Test func llamaGradientsMatchOneRankOnTensorAndPipelineRanks() throws {
+    @Test(arguments: [["model.n_kv_head=2", "parallel.tp=2", "parallel.pp=2", "parallel.microbatches=2"],
+                      ["model.n_kv_head=1", "parallel.tp=4"]])
+    func llamaGradientsMatchOneRankOnTensorAndPipelineRanks(_ layout: [String]) throws {
         let config = Tessera.temporaryDirectory("llama-grad").appendingPathComponent("empty.toml")
         try Data().write(to: config)
         let data = packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path
         let result = runMPI(np: 4, executable: builtExecutable(named: "tessera-layout-check"),
                             arguments: [config.path, "data.path=\(data)"] + Tessera.tinyModel
-                                + ["model.family=llama", "model.n_kv_head=2", "parallel.tp=2", "parallel.pp=2",
-                                   "parallel.microbatches=2"],
+                                + ["model.family=llama"] + layout,
                             timeout: 120)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("layout-check:") }
