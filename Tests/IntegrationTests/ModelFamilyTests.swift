@@ -38,6 +38,18 @@ struct ModelFamilyTests {
         expectSameCurve(run, as: Self.reference)
     }
 
+    /// bf16 compute with a 16-bit gradient wire on dp 2 × tp 2 against the one-rank bf16 curve (as
+    /// GPT-2's within 2e-3: summation order moves bf16 roundings), and the one-rank bf16 curve
+    /// against fp32 (within 5e-2, as GPT-2's).
+    @Test func bf16ComputeAndSixteenBitWiresComposeWithLlamaParts() {
+        let bf16 = Self.llama + ["precision.compute=bf16"]
+        let one = Tessera.train(np: 1, overrides: bf16, label: "llama-bf16-one")
+        expectSameCurve(one, as: Self.reference, tolerance: 5e-2)
+        let four = Tessera.train(np: 4, overrides: bf16 + ["parallel.tp=2", "precision.grad_allreduce=fp16"],
+                                 label: "llama-bf16-four")
+        expectSameCurve(four, as: one, tolerance: 2e-3)
+    }
+
     /// Multi-query attention on two tensor ranks (the one kv head on both), against one rank.
     @Test func multiQueryAttentionAcrossTensorRanksReproducesOneRank() {
         let mqa = Self.llama.filter { !$0.hasPrefix("model.n_kv_head") } + ["model.n_kv_head=1"]

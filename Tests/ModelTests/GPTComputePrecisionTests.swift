@@ -15,6 +15,9 @@ import Testing
     static let dense = GPTDimensions(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11)
     static let experts = GPTDimensions(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11,
                                        experts: ExpertSettings(count: 4, topK: 2, capacityFactor: 2, auxLossCoefficient: 0.01))
+    static let llama = GPTDimensions(nLayer: 2, nHead: 4, nEmbd: 16, blockSize: 8, vocabSize: 11, parts: DecoderParts(
+        norm: .rmsNorm, normEps: 1e-5, position: .rotary(theta: 10_000), kvHeads: 2, mlp: .swiglu, ffnHidden: 40,
+        bias: false, tiedEmbeddings: false))
 
     /// Loss and gradients (dloss = 1) of one model in `compute`, its parameters redrawn from each of
     /// `draws` in turn.
@@ -35,7 +38,7 @@ import Testing
 
     /// Two parameter draws in a row on one model: the second forward must see the second draw, so
     /// the bf16 weights are refreshed after `parametersChanged`.
-    @Test(arguments: [dense, experts])
+    @Test(arguments: [dense, experts, llama])
     func bf16TracksFp32OnEveryParameterDraw(dims: GPTDimensions) throws {
         var rng = Support.SplitMix64(state: 5)
         let batch = Support.Batch(B: Support.B, T: dims.blockSize, V: dims.vocabSize, rng: &rng)
@@ -75,7 +78,7 @@ import Testing
 /// precisions and with experts (whose ln2 stays fp32), so memory reports and the planner count them.
 @Suite struct GPTWorkspaceTests {
     @Test(arguments: [(GPTComputePrecisionTests.dense, ComputeType.fp32), (GPTComputePrecisionTests.dense, .bf16),
-                      (GPTComputePrecisionTests.experts, .bf16)])
+                      (GPTComputePrecisionTests.experts, .bf16), (GPTComputePrecisionTests.llama, .bf16)])
     func workspaceIsWhatTrainingAllocates(dims: GPTDimensions, compute: ComputeType) throws {
         typealias Support = GPTGradientTests
         var rng = Support.SplitMix64(state: 3)
