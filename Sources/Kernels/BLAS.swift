@@ -23,6 +23,13 @@ public enum BLAS {
                     Int32(M), Int32(N), Int32(K), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// y (M) = alpha · a · x + beta · y, a (M, N) row-major: a single row's product, which sgemm
+    /// runs several times slower (it packs the whole matrix for one row).
+    static func sgemv(M: Int, N: Int, alpha: Float, _ a: UnsafePointer<Float>, lda: Int, _ x: UnsafePointer<Float>,
+                      beta: Float, _ y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(M), Int32(N), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
     /// One 512³ sgemm before the process's first product. OpenBLAS 0.3.21 (Zen kernels, this VM)
     /// runs narrow products slowly for the life of the process until it has run a wide one (N ≥
     /// about 336): 768×256×128 at 12 GFLOP/s against 33 after it, 768×128×512 at 10 against 34 (one

@@ -1,9 +1,14 @@
 /// out (BT, OC) = inp (BT, C) · weightᵀ + bias, weight (OC, C) row-major as in PyTorch.
-/// bias may be nil. `ldo` lets a caller write into a wider row (default OC).
+/// bias may be nil. One row (a token's decoding step) is a matrix-vector product: it reads each
+/// weight once, at memory speed.
 public func linearForward(_ out: FloatPointer, _ inp: ConstFloatPointer,
                           _ weight: ConstFloatPointer, _ bias: ConstFloatPointer?,
                           BT: Int, C: Int, OC: Int) {
     if let bias { fillRows(out, with: bias, BT: BT, OC: OC) }
+    if BT == 1 {
+        BLAS.sgemv(M: OC, N: C, alpha: 1.0, weight, lda: C, inp, beta: bias == nil ? 0.0 : 1.0, out)
+        return
+    }
     BLAS.sgemm(transA: false, transB: true, M: BT, N: OC, K: C,
                alpha: 1.0, inp, lda: C, weight, ldb: C, beta: bias == nil ? 0.0 : 1.0, out, ldc: OC)
 }

@@ -91,12 +91,35 @@ public final class TextSampler {
         return logits.values + (tokens.count - 1) * logits.ld
     }
 
+    /// The k-th largest of `values` (1 ≤ k ≤ count): the k largest kept in a min-heap, one pass.
+    static func largest(_ k: Int, of values: [Float]) -> Float {
+        var heap = Array(values.prefix(k))
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                let left = 2 * i + 1, right = left + 1
+                var smallest = i
+                if left < k && heap[left] < heap[smallest] { smallest = left }
+                if right < k && heap[right] < heap[smallest] { smallest = right }
+                if smallest == i { return }
+                heap.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        for i in stride(from: k / 2 - 1, through: 0, by: -1) { siftDown(i) }
+        for value in values.dropFirst(k) where value > heap[0] {
+            heap[0] = value
+            siftDown(0)
+        }
+        return heap[0]
+    }
+
     /// Temperature, then top-k, then one draw from the categorical distribution.
     private func pick(logits: UnsafePointer<Float>, V: Int, into p: inout [Float],
                       settings: SamplingSettings, uniform: Float) -> Int {
         for j in 0..<V { p[j] = logits[j] / settings.temperature }
         if settings.topK > 0 && settings.topK < V {
-            let threshold = p.sorted(by: >)[settings.topK - 1]
+            let threshold = Self.largest(settings.topK, of: p)
             for j in 0..<V where p[j] < threshold { p[j] = -.infinity }
         }
         let maxLogit = p.max() ?? 0

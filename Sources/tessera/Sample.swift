@@ -33,6 +33,9 @@ struct Sample: ParsableCommand {
     @Flag(help: "Recompute the window for every token instead of keeping keys and values (slower; for comparison).")
     var recompute = false
 
+    @Flag(help: "Print the generation's time and tokens per second to standard error.")
+    var timing = false
+
     func validate() throws {
         guard (0...TextSampler.largestGeneration).contains(tokens) else {
             throw ValidationError("--tokens must be in [0, \(TextSampler.largestGeneration)], got \(tokens)")
@@ -57,8 +60,15 @@ struct Sample: ParsableCommand {
                 try sampleEach(try PromptFile.read(prompts), with: sampler, out: out)
             } else {
                 let settings = SamplingSettings(temperature: Float(temperature), topK: topK, seed: UInt64(seed))
+                let started = Date()
                 let text = try sampler.generate(prompt: prompt, tokens: tokens, settings: settings)
+                let seconds = Date().timeIntervalSince(started)
                 FileHandle.standardOutput.write(Data((text + "\n").utf8))
+                if timing {
+                    FileHandle.standardError.write(Data(String(format: "tessera sample: %d tokens in %.3f s: %.1f tokens/s, %.2f ms/token (%@)\n",
+                        tokens, seconds, Double(tokens) / seconds, 1000 * seconds / Double(max(tokens, 1)),
+                        recompute ? "window recomputed" : "key/value cache").utf8))
+                }
             }
         } catch {
             printError(describe(error))

@@ -30,3 +30,17 @@ struct TextSamplerTests {
         #expect(long.count == 101)
     }
 }
+
+/// The top-k threshold is the k-th largest value, ties included.
+@Test func theKthLargestIsTheSortedValue() {
+    var state: UInt64 = 9
+    for count in [1, 2, 7, 100] {
+        let values = (0..<count).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1
+            return Float(state >> 58)  // few distinct values: ties
+        }
+        for k in 1...count {
+            #expect(TextSampler.largest(k, of: values) == values.sorted(by: >)[k - 1], "k \(k) of \(values)")
+        }
+    }
+}
