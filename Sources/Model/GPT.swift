@@ -25,7 +25,7 @@ public final class GPT {
     /// The mixture-of-experts MLP shared by every block, when the model has experts.
     let experts: MixtureOfExperts?
     let blockOffsets: [[BlockLeaf: Int]]
-    /// Per local block, per local expert: offsets of its four parameters.
+    /// Per local block, per local expert: offsets of its parameters (two without biases).
     private let expertOffsets: [[[ExpertLeaf: Int]]]
     /// Routing statistics summed over every forward with targets since the last `takeRoutingTotals`.
     private var routingTotals: RoutingTotals
@@ -84,13 +84,13 @@ public final class GPT {
         }
         expertOffsets = partition.layers.map { l in
             partition.localExperts(dims).map { e in
-                Dictionary(uniqueKeysWithValues: ExpertLeaf.allCases.map {
+                Dictionary(uniqueKeysWithValues: ExpertLeaf.leaves(dims.parts).map {
                     ($0, s.offsets[s.index(of: GPTParameterName.expert(l, e, $0))])
                 })
             }
         }
         experts = dims.experts.map {
-            MixtureOfExperts(settings: $0, group: expertGroup, tensor: tensor, C: dims.nEmbd, hidden: dims.parts.ffnHidden)
+            MixtureOfExperts(settings: $0, group: expertGroup, tensor: tensor, C: dims.nEmbd, parts: dims.parts)
         }
         routingTotals = RoutingTotals(layers: dims.nLayer, experts: dims.experts?.count ?? 0)
     }
@@ -124,7 +124,8 @@ public final class GPT {
         let start = blockRange(layer).upperBound
         let local = partition.localExperts(dims)
         guard let last = local.last else { return start..<start }
-        return start..<store.range(of: store.index(of: GPTParameterName.expert(layer, last, .projBias))).upperBound
+        let lastLeaf = ExpertLeaf.leaves(dims.parts).last!
+        return start..<store.range(of: store.index(of: GPTParameterName.expert(layer, last, lastLeaf))).upperBound
     }
 
     /// Whether flat element `index` belongs to an expert: the one rule for who sums, counts and
@@ -176,7 +177,7 @@ public final class GPT {
     /// Router and local expert pointers of local block i inside `base` (values or gradients).
     private func expertWeights(_ base: FloatPointer, block i: Int) -> ExpertWeights {
         ExpertWeights(router: BlockView(base, blockOffsets[i]).routerw, experts: expertOffsets[i].map {
-            (base + $0[.fcWeight]!, base + $0[.fcBias]!, base + $0[.projWeight]!, base + $0[.projBias]!)
+            (base + $0[.fcWeight]!, $0[.fcBias].map { base + $0 }, base + $0[.projWeight]!, $0[.projBias].map { base + $0 })
         })
     }
 

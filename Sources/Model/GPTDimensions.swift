@@ -7,7 +7,8 @@ public struct GPTDimensions: Sendable, Equatable {
     public let nEmbd: Int
     public let blockSize: Int
     public let vocabSize: Int
-    /// Mixture-of-experts MLPs in every block instead of dense ones, when set.
+    /// Mixture-of-experts MLPs in every block instead of dense ones, when set; each expert is built
+    /// like the dense MLP from `parts` (its activation, hidden width and biases).
     public let experts: ExpertSettings?
     public let parts: DecoderParts
 
@@ -20,7 +21,6 @@ public struct GPTDimensions: Sendable, Equatable {
                      "n_head \(nHead) must be divisible by n_kv_head \(parts.kvHeads)")
         precondition(parts.position == .learned || (nEmbd / nHead) % 2 == 0,
                      "rotary positions need an even head size, got \(nEmbd / nHead)")
-        precondition(experts == nil || (parts.mlp == .gelu && parts.bias), "experts are GELU MLPs with biases")
         self.nLayer = nLayer
         self.nHead = nHead
         self.nEmbd = nEmbd

@@ -59,12 +59,18 @@ public enum BlockLeaf: String, CaseIterable, Sendable {
     }
 }
 
-/// One expert's MLP (the dense GELU MLP's shapes), in memory order.
+/// One expert's MLP, in memory order (`leaves(_:)` says which a model has): the dense MLP's
+/// shapes, so fc holds H rows, or 2H [gate | up] for SwiGLU.
 public enum ExpertLeaf: String, CaseIterable, Sendable {
-    case fcWeight = "c_fc.weight"                   // (H, C)
-    case fcBias = "c_fc.bias"                       // (H)
+    case fcWeight = "c_fc.weight"                   // (H or 2H, C)
+    case fcBias = "c_fc.bias"                       // (H or 2H)
     case projWeight = "c_proj.weight"               // (C, H)
     case projBias = "c_proj.bias"                   // (C)
+
+    /// The leaves an expert built from `parts` has, in memory order: the biases only with biases.
+    public static func leaves(_ parts: DecoderParts) -> [ExpertLeaf] {
+        parts.bias ? allCases : [.fcWeight, .projWeight]
+    }
 }
 
 /// Pointers to one block's parameters (or their gradients) inside a ParameterStore buffer; nil
@@ -134,11 +140,11 @@ extension GPTDimensions {
             }
             // Experts after the dense parameters: they form their own gradient bucket.
             for e in 0..<(experts?.count ?? 0) {
-                for leaf in ExpertLeaf.allCases {
+                for leaf in ExpertLeaf.leaves(self.parts) {
                     let name = GPTParameterName.expert(l, e, leaf)
                     let spec: ParameterSpec = switch leaf {
-                    case .fcWeight: matrix(name, [H, C])
-                    case .fcBias: vector(name, H, .zeros)
+                    case .fcWeight: matrix(name, [self.parts.fcRows, C], parts: fcParts)
+                    case .fcBias: vector(name, self.parts.fcRows, .zeros, parts: fcParts)
                     case .projWeight: matrix(name, [C, H], std: residualStd, splitDim: 1)
                     case .projBias: vector(name, C, .zeros)
                     }

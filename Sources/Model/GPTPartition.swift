@@ -94,7 +94,7 @@ public struct GPTPartition: Sendable, Equatable {
             }
             for leaf in leaves { split[GPTParameterName.block(l, leaf)] = leaf.isTensorSplit }
             for e in localExperts(dims) {
-                for leaf in ExpertLeaf.allCases { split[GPTParameterName.expert(l, e, leaf)] = leaf != .projBias }
+                for leaf in ExpertLeaf.leaves(dims.parts) { split[GPTParameterName.expert(l, e, leaf)] = leaf.isTensorSplit }
             }
         }
         let padding = paddedVocab(dims) - dims.vocabSize
@@ -129,6 +129,11 @@ extension BlockLeaf {
         default: false
         }
     }
+}
+
+extension ExpertLeaf {
+    /// Like the dense MLP's: all but the row-parallel projection's bias.
+    var isTensorSplit: Bool { self != .projBias }
 }
 
 extension GPTPartition {

@@ -11,7 +11,8 @@ import Parallel
 /// renormalised gates, which (token, choice) assignments fit their expert's capacity, and the order
 /// in which the kept ones were sent (by expert, then token). The expert side lives where the
 /// experts are: the rows received from every rank of the expert group (source-major, then local
-/// expert) and the expert MLP's activations over them.
+/// expert) and the expert MLP's activations over them, at this rank's tensor-parallel widths (the
+/// first linear's fcRows / tp outputs, the activation's H / tp).
 final class RoutingRecord {
     let arena: Arena
     /// The largest microbatch it holds: B sequences of T tokens.
@@ -20,8 +21,8 @@ final class RoutingRecord {
     let gates: FloatPointer                 // (BT, k)
     let returned: FloatPointer              // (BT · k, C) expert outputs back at home, in send order
     let expertInput: FloatPointer           // (maxRows, C) rows received for the local experts
-    let hidden: FloatPointer                // (maxRows, H/tp) first linear's output
-    let hiddenGelu: FloatPointer            // (maxRows, H/tp)
+    let fch: FloatPointer                   // (maxRows, fcRows/tp) first linear's output (pre-GELU, or [gate | up])
+    let hidden: FloatPointer                // (maxRows, H/tp) GELU or SwiGLU of it, the projection's input
     var choices: [Int]                      // (BT, k) expert of each assignment
     var kept: [Bool]                        // (BT, k) within capacity
     var order: [Int]                        // kept assignments (token · k + choice), in send order
@@ -34,16 +35,16 @@ final class RoutingRecord {
     var dropped = 0
     var loads: [Int]
 
-    init(B: Int, T: Int, C: Int, settings: ExpertSettings, hiddenWidth: Int, maxRows: Int) {
+    init(B: Int, T: Int, C: Int, settings: ExpertSettings, fcWidth: Int, hiddenWidth: Int, maxRows: Int) {
         let BT = B * T, k = settings.topK
         (self.B, self.T) = (B, T)
         let arena = Arena()
         self.arena = arena
-        let ids = Self.bufferSizes(B: B, T: T, C: C, settings: settings, hiddenWidth: hiddenWidth, maxRows: maxRows)
-            .map { arena.reserve($0) }
+        let ids = Self.bufferSizes(B: B, T: T, C: C, settings: settings, fcWidth: fcWidth, hiddenWidth: hiddenWidth,
+                                   maxRows: maxRows).map { arena.reserve($0) }
         let p = arena.allocate()
         (probabilities, gates, returned) = (p[ids[0]], p[ids[1]], p[ids[2]])
-        (expertInput, hidden, hiddenGelu, selectedFraction) = (p[ids[3]], p[ids[4]], p[ids[5]], p[ids[6]])
+        (expertInput, fch, hidden, selectedFraction) = (p[ids[3]], p[ids[4]], p[ids[5]], p[ids[6]])
         choices = Array(repeating: 0, count: BT * k)
         kept = Array(repeating: false, count: BT * k)
         order = []
@@ -54,15 +55,18 @@ final class RoutingRecord {
     var byteCount: Int { arena.floatCount * MemoryLayout<Float>.stride }
 
     /// Floats of every buffer, in reservation order.
-    static func bufferSizes(B: Int, T: Int, C: Int, settings: ExpertSettings, hiddenWidth: Int, maxRows: Int) -> [Int] {
+    static func bufferSizes(B: Int, T: Int, C: Int, settings: ExpertSettings, fcWidth: Int, hiddenWidth: Int,
+                            maxRows: Int) -> [Int] {
         let BT = B * T, E = settings.count, k = settings.topK
-        return [BT * E, BT * k, BT * k * C, maxRows * C, maxRows * hiddenWidth, maxRows * hiddenWidth, B * E]
+        return [BT * E, BT * k, BT * k * C, maxRows * C, maxRows * fcWidth, maxRows * hiddenWidth, B * E]
     }
 
     /// Floats of one layer's record on `partition`, without allocating them.
     static func floatCount(dims: GPTDimensions, partition: GPTPartition, B: Int, T: Int) -> Int {
         guard let settings = dims.experts else { return 0 }
-        return bufferSizes(B: B, T: T, C: dims.nEmbd, settings: settings, hiddenWidth: dims.parts.ffnHidden / partition.tpSize,
+        let tp = partition.tpSize
+        return bufferSizes(B: B, T: T, C: dims.nEmbd, settings: settings, fcWidth: dims.parts.fcRows / tp,
+                           hiddenWidth: dims.parts.ffnHidden / tp,
                            maxRows: settings.maxRows(ranks: partition.epSize, B: B, T: T)).reduce(0, +)
     }
 }
@@ -79,8 +83,8 @@ extension ExpertSettings {
 /// Pointers to one layer's router and local experts (values or gradients).
 struct ExpertWeights {
     let router: FloatPointer
-    /// Per local expert: c_fc weight and bias, c_proj weight and bias.
-    let experts: [(fcw: FloatPointer, fcb: FloatPointer, projw: FloatPointer, projb: FloatPointer)]
+    /// Per local expert: c_fc weight and bias, c_proj weight and bias; the biases nil without biases.
+    let experts: [(fcw: FloatPointer, fcb: FloatPointer?, projw: FloatPointer, projb: FloatPointer?)]
 }
 
 /// The mixture-of-experts MLP: a router in fp32 picks each token's top-k experts, gates are the
@@ -91,22 +95,28 @@ struct ExpertWeights {
 /// sequence, so none of it depends on the layout.
 ///
 /// Experts are split across the expert-parallel group; tokens travel to their experts' rank and
-/// back with all-to-all. Each expert is a dense MLP, split across the tensor group like one: it
-/// returns partial outputs that the caller sums with reduce-from-region.
+/// back with all-to-all. Each expert is a dense MLP of the model's parts (GELU or SwiGLU, with or
+/// without biases), split across the tensor group like one: it returns partial outputs that the
+/// caller sums with reduce-from-region.
 final class MixtureOfExperts {
     let settings: ExpertSettings
     let group: ExpertParallelGroup
     let tensor: TensorParallelGroup
-    let C: Int, hiddenWidth: Int
+    let mlp: DecoderParts.MLP
+    /// C channels; this rank's widths of the first linear's output (fcRows / tp) and of the
+    /// activation (H / tp).
+    let C: Int, fcWidth: Int, hiddenWidth: Int
     private var scratch: ExpertScratch?
 
-    init(settings: ExpertSettings, group: ExpertParallelGroup, tensor: TensorParallelGroup, C: Int, hidden H: Int) {
+    init(settings: ExpertSettings, group: ExpertParallelGroup, tensor: TensorParallelGroup, C: Int, parts: DecoderParts) {
         precondition(settings.count % group.size == 0, "\(settings.count) experts over \(group.size) ranks")
         self.settings = settings
         self.group = group
         self.tensor = tensor
         self.C = C
-        hiddenWidth = H / tensor.size
+        mlp = parts.mlp
+        fcWidth = parts.fcRows / tensor.size
+        hiddenWidth = parts.ffnHidden / tensor.size
     }
 
     var localExperts: Int { settings.count / group.size }
@@ -114,14 +124,15 @@ final class MixtureOfExperts {
     func maxRows(B: Int, T: Int) -> Int { settings.maxRows(ranks: group.size, B: B, T: T) }
 
     func makeRecord(B: Int, T: Int) -> RoutingRecord {
-        RoutingRecord(B: B, T: T, C: C, settings: settings, hiddenWidth: hiddenWidth, maxRows: maxRows(B: B, T: T))
+        RoutingRecord(B: B, T: T, C: C, settings: settings, fcWidth: fcWidth, hiddenWidth: hiddenWidth,
+                      maxRows: maxRows(B: B, T: T))
     }
 
     /// Scratch for the record's largest microbatch (a forward may run fewer tokens).
     private func scratch(for record: RoutingRecord) -> ExpertScratch {
         let (B, T) = (record.B, record.T)
         if let scratch, scratch.B == B, scratch.T == T { return scratch }
-        let made = ExpertScratch(B: B, T: T, C: C, settings: settings, hiddenWidth: hiddenWidth,
+        let made = ExpertScratch(B: B, T: T, C: C, settings: settings, fcWidth: fcWidth, hiddenWidth: hiddenWidth,
                                  maxRows: maxRows(B: B, T: T))
         scratch = made
         return made
@@ -146,12 +157,15 @@ final class MixtureOfExperts {
         // The experts, one GEMM pair per (source, local expert) run of rows.
         forEachRun(r.receiveCounts) { expert, rows, n in
             let e = w.experts[expert]
-            linearForward(r.hidden + rows * hiddenWidth, r.expertInput + rows * C, e.fcw, e.fcb,
-                          BT: n, C: C, OC: hiddenWidth)
-            geluForward(r.hiddenGelu + rows * hiddenWidth, r.hidden + rows * hiddenWidth, N: n * hiddenWidth)
+            let fch = r.fch + rows * fcWidth, hidden = r.hidden + rows * hiddenWidth
+            linearForward(fch, r.expertInput + rows * C, e.fcw, e.fcb, BT: n, C: C, OC: fcWidth)
+            switch mlp {
+            case .gelu: geluForward(hidden, fch, N: n * hiddenWidth)
+            case .swiglu: swigluForward(hidden, fch, N: n, H: hiddenWidth)
+            }
             // The projection's bias is replicated across the tensor group: one rank adds it.
-            linearForward(s.expertOutput + rows * C, r.hiddenGelu + rows * hiddenWidth, e.projw,
-                          tensor.rank == 0 ? e.projb : nil, BT: n, C: hiddenWidth, OC: C)
+            linearForward(s.expertOutput + rows * C, hidden, e.projw, tensor.rank == 0 ? e.projb : nil,
+                          BT: n, C: hiddenWidth, OC: C)
         }
         try group.exchangeRows(send: s.expertOutput, sendRows: receiveRows, receive: r.returned,
                                receiveRows: sendRows, width: C)
@@ -256,12 +270,16 @@ final class MixtureOfExperts {
                                receiveRows: receiveRows, width: C)
         forEachRun(r.receiveCounts) { expert, rows, n in
             let e = w.experts[expert], de = g.experts[expert]
-            let dHidden = s.dHidden + rows * hiddenWidth
-            linearBackward(dHidden, de.projw, de.projb, s.expertOutput + rows * C,
-                           r.hiddenGelu + rows * hiddenWidth, e.projw, BT: n, C: hiddenWidth, OC: C)
-            geluBackward(s.dHiddenPre + rows * hiddenWidth, dHidden, r.hidden + rows * hiddenWidth, N: n * hiddenWidth)
-            linearBackward(s.dExpertInput + rows * C, de.fcw, de.fcb, s.dHiddenPre + rows * hiddenWidth,
-                           r.expertInput + rows * C, e.fcw, BT: n, C: C, OC: hiddenWidth)
+            let fch = r.fch + rows * fcWidth, hidden = r.hidden + rows * hiddenWidth
+            let dfch = s.dfch + rows * fcWidth, dHidden = s.dHidden + rows * hiddenWidth
+            linearBackward(dHidden, de.projw, de.projb, s.expertOutput + rows * C, hidden, e.projw,
+                           BT: n, C: hiddenWidth, OC: C)
+            switch mlp {
+            case .gelu: geluBackward(dfch, dHidden, fch, N: n * hiddenWidth)
+            case .swiglu: swigluBackward(dfch, dHidden, fch, N: n, H: hiddenWidth)
+            }
+            linearBackward(s.dExpertInput + rows * C, de.fcw, de.fcb, dfch, r.expertInput + rows * C, e.fcw,
+                           BT: n, C: C, OC: fcWidth)
         }
         try group.exchangeRows(send: s.dExpertInput, sendRows: receiveRows, receive: s.send,
                                receiveRows: sendRows, width: C)
@@ -320,17 +338,23 @@ final class MixtureOfExperts {
 final class ExpertScratch {
     let arena: Arena
     let B: Int, T: Int
-    let send, expertOutput, dExpertInput, dHidden, dHiddenPre, dGates, dProbabilities: FloatPointer
+    let send: FloatPointer                  // (BT · k, C) rows in send order; their gradients on the way back
+    let expertOutput: FloatPointer          // (maxRows, C) the experts' outputs; their gradients in backward
+    let dExpertInput: FloatPointer          // (maxRows, C)
+    let dHidden: FloatPointer               // (maxRows, H/tp) gradient of the projection's input
+    let dfch: FloatPointer                  // (maxRows, fcRows/tp) gradient of the first linear's output
+    let dGates: FloatPointer                // (BT, k)
+    let dProbabilities: FloatPointer        // (BT, E)
 
-    init(B: Int, T: Int, C: Int, settings: ExpertSettings, hiddenWidth: Int, maxRows: Int) {
+    init(B: Int, T: Int, C: Int, settings: ExpertSettings, fcWidth: Int, hiddenWidth: Int, maxRows: Int) {
         (self.B, self.T) = (B, T)
         let BT = B * T, k = settings.topK
         let arena = Arena()
         self.arena = arena
-        let ids = [BT * k * C, maxRows * C, maxRows * C, maxRows * hiddenWidth, maxRows * hiddenWidth,
+        let ids = [BT * k * C, maxRows * C, maxRows * C, maxRows * hiddenWidth, maxRows * fcWidth,
                    BT * k, BT * settings.count].map { arena.reserve($0) }
         let p = arena.allocate()
         (send, expertOutput, dExpertInput) = (p[ids[0]], p[ids[1]], p[ids[2]])
-        (dHidden, dHiddenPre, dGates, dProbabilities) = (p[ids[3]], p[ids[4]], p[ids[5]], p[ids[6]])
+        (dHidden, dfch, dGates, dProbabilities) = (p[ids[3]], p[ids[4]], p[ids[5]], p[ids[6]])
     }
 }

@@ -5,7 +5,7 @@ extension GPTDimensions {
         let specs = parameterSpecs()
         let total = specs.reduce(0) { $0 + $1.globalCount }
         guard let experts else { return total }
-        let oneExpert = Set(ExpertLeaf.allCases.map { GPTParameterName.expert(0, 0, $0) })
+        let oneExpert = Set(ExpertLeaf.leaves(parts).map { GPTParameterName.expert(0, 0, $0) })
         let perExpert = specs.filter { oneExpert.contains($0.name) }.reduce(0) { $0 + $1.globalCount }
         return total - nLayer * (experts.count - experts.topK) * perExpert
     }

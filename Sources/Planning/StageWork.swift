@@ -25,7 +25,7 @@ struct StageWork {
         self.partition = partition
         let specs = partition.parameterSpecs(dims)
         let expertNames = Set(partition.layers.flatMap { l in
-            partition.localExperts(dims).flatMap { e in ExpertLeaf.allCases.map { GPTParameterName.expert(l, e, $0) } }
+            partition.localExperts(dims).flatMap { e in ExpertLeaf.leaves(dims.parts).map { GPTParameterName.expert(l, e, $0) } }
         })
         let experts = specs.filter { expertNames.contains($0.name) }.reduce(0) { $0 + $1.localCount }
         expertParameters = experts
@@ -51,7 +51,7 @@ extension GPTDimensions {
         let mlp: Double
         if let experts {
             let rows = min(Double(experts.topK) * BT, Double(experts.count * B * experts.capacity(tokens: T)))
-            mlp = 2 * BT * C * Double(experts.count) + 2 * rows * C * 2 * H / tp
+            mlp = 2 * BT * C * Double(experts.count) + 2 * rows * C * (fc + H) / tp
         } else {
             mlp = 2 * BT * C * (fc + H) / tp
         }

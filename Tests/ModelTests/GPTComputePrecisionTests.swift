@@ -9,7 +9,8 @@ import Testing
 /// loss and the gradients move a little, and really do move (a backward that ignored the saved
 /// qkv, probabilities and pre-GELU values failed here). Measured (parameters at GPTGradientTests'
 /// large scale): loss 5e-5 to 3e-4 relative, gradients 0.7-1.5% of their norm; with experts 3e-3
-/// and 3.6%, where a token's routing can differ between the two. Bounds: 1e-2 and 5e-2.
+/// and 3.6% (LLaMA's parts with SwiGLU experts: 1.9e-3 and 3.2%), where a token's routing can
+/// differ between the two. Bounds: 1e-2 and 5e-2.
 @Suite struct GPTComputePrecisionTests {
     typealias Support = GPTGradientTests
     static let dense = GPTDimensions(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11)
@@ -18,6 +19,12 @@ import Testing
     static let llama = GPTDimensions(nLayer: 2, nHead: 4, nEmbd: 16, blockSize: 8, vocabSize: 11, parts: DecoderParts(
         norm: .rmsNorm, normEps: 1e-5, position: .rotary(theta: 10_000), kvHeads: 2, mlp: .swiglu, ffnHidden: 40,
         bias: false, tiedEmbeddings: false))
+    /// LLaMA's parts with SwiGLU experts without biases.
+    static let llamaExperts = GPTDimensions(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11,
+                                            experts: ExpertSettings(count: 4, topK: 2, capacityFactor: 2, auxLossCoefficient: 0.01),
+                                            parts: DecoderParts(norm: .rmsNorm, normEps: 1e-5, position: .rotary(theta: 100),
+                                                                kvHeads: 1, mlp: .swiglu, ffnHidden: 32, bias: false,
+                                                                tiedEmbeddings: false))
 
     /// Loss and gradients (dloss = 1) of one model in `compute`, its parameters redrawn from each of
     /// `draws` in turn.
@@ -38,7 +45,7 @@ import Testing
 
     /// Two parameter draws in a row on one model: the second forward must see the second draw, so
     /// the bf16 weights are refreshed after `parametersChanged`.
-    @Test(arguments: [dense, experts, llama])
+    @Test(arguments: [dense, experts, llama, llamaExperts])
     func bf16TracksFp32OnEveryParameterDraw(dims: GPTDimensions) throws {
         var rng = Support.SplitMix64(state: 5)
         let batch = Support.Batch(B: Support.B, T: dims.blockSize, V: dims.vocabSize, rng: &rng)
@@ -78,7 +85,8 @@ import Testing
 /// precisions and with experts (whose ln2 stays fp32), so memory reports and the planner count them.
 @Suite struct GPTWorkspaceTests {
     @Test(arguments: [(GPTComputePrecisionTests.dense, ComputeType.fp32), (GPTComputePrecisionTests.dense, .bf16),
-                      (GPTComputePrecisionTests.experts, .bf16), (GPTComputePrecisionTests.llama, .bf16)])
+                      (GPTComputePrecisionTests.experts, .bf16), (GPTComputePrecisionTests.llama, .bf16),
+                      (GPTComputePrecisionTests.llamaExperts, .bf16)])
     func workspaceIsWhatTrainingAllocates(dims: GPTDimensions, compute: ComputeType) throws {
         typealias Support = GPTGradientTests
         var rng = Support.SplitMix64(state: 3)

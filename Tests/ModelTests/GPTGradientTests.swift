@@ -12,7 +12,9 @@ import Testing
 /// What remains is the Float forward's rounding: the loss (≈ 20, summed over 8 tokens) moves by ~1e-6
 /// between runs, which the step turns into ~3e-5 of gradient noise. So the metric is
 /// |a − n| / max(|a| + |n|, 1e-2) ≤ 1e-2: 1% relative for gradients above 1e-2 (most are 0.01–5),
-/// an absolute 1e-4 below. The kernel tests check each piece more tightly.
+/// an absolute 1e-4 below. The kernel tests check each piece more tightly. Models with experts (GELU
+/// or SwiGLU) are checked the same way in MixtureOfExpertsTests, which also skips the perturbations
+/// that change the discrete routing.
 @Suite struct GPTGradientTests {
     static let dims = GPTDimensions(nLayer: 2, nHead: 2, nEmbd: 8, blockSize: 4, vocabSize: 11)
     /// LLaMA's parts: RMSNorm, rotary positions, two query heads per kv head, SwiGLU, no biases,

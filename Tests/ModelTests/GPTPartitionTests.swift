@@ -47,6 +47,52 @@ import Testing
         #expect(rows == [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23])
     }
 
+    /// GPT-2's experts keep their names, order and shapes: c_fc (H, C) and its bias, c_proj (C, H)
+    /// and its bias, after the block's dense parameters and router.
+    @Test func gpt2ExpertsAreTheDenseGELUMLPWithBiases() {
+        let dims = GPTDimensions(nLayer: 1, nHead: 4, nEmbd: 8, blockSize: 4, vocabSize: 11,
+                                 experts: ExpertSettings(count: 2, topK: 1, capacityFactor: 1, auxLossCoefficient: 0))
+        let specs = dims.parameterSpecs()
+        let first = specs.firstIndex { $0.name == "h.0.mlp.router.weight" }! + 1
+        let experts = specs[first..<(first + 8)].map { "\($0.name) \($0.globalShape) \($0.parts) \($0.splitDim)" }
+        #expect(experts == (0..<2).flatMap { e in
+            ["h.0.mlp.experts.\(e).c_fc.weight [32, 8] 1 0", "h.0.mlp.experts.\(e).c_fc.bias [32] 1 0",
+             "h.0.mlp.experts.\(e).c_proj.weight [8, 32] 1 1", "h.0.mlp.experts.\(e).c_proj.bias [8] 1 0"]
+        })
+        #expect(specs[first + 8].name == "ln_f.weight")
+    }
+
+    /// A SwiGLU expert is cut like the dense SwiGLU MLP: tensor rank r holds rows [gate_r | up_r] of
+    /// c_fc and columns r of c_proj; without biases it has none.
+    @Test(arguments: [1, 2])
+    func swigluExpertsAreCutLikeTheDenseMLP(tpRank: Int) {
+        let parts = DecoderParts(norm: .rmsNorm, normEps: 1e-5, position: .rotary(theta: 100), kvHeads: 2,
+                                 mlp: .swiglu, ffnHidden: 12, bias: false, tiedEmbeddings: false)
+        let dense = GPTDimensions(nLayer: 1, nHead: 4, nEmbd: 8, blockSize: 4, vocabSize: 11, parts: parts)
+        let moe = GPTDimensions(nLayer: 1, nHead: 4, nEmbd: 8, blockSize: 4, vocabSize: 11,
+                                experts: ExpertSettings(count: 2, topK: 1, capacityFactor: 1, auxLossCoefficient: 0),
+                                parts: parts)
+        let partition = GPTPartition(layers: 0..<1, hasEmbedding: true, hasHead: true, tpRank: tpRank - 1, tpSize: 2)
+        let denseSpecs = partition.parameterSpecs(dense), moeSpecs = partition.parameterSpecs(moe)
+        #expect(moeSpecs.filter { $0.name.contains(".experts.") }.map(\.name)
+            == ["h.0.mlp.experts.0.c_fc.weight", "h.0.mlp.experts.0.c_proj.weight",
+                "h.0.mlp.experts.1.c_fc.weight", "h.0.mlp.experts.1.c_proj.weight"])
+        func globalIndices(_ specs: [ParameterSpec], _ name: String) -> (shape: [Int], indices: [Int]) {
+            let spec = specs.first { $0.name == name }!
+            var indices: [Int] = []
+            spec.forEachGlobalIndex { _, global in indices.append(global) }
+            return (spec.localShape, indices)
+        }
+        for (leaf, expertLeaf) in [(BlockLeaf.fcWeight, ExpertLeaf.fcWeight), (.fcProjWeight, .projWeight)] {
+            let expected = globalIndices(denseSpecs, GPTParameterName.block(0, leaf))
+            for e in 0..<2 {
+                let actual = globalIndices(moeSpecs, GPTParameterName.expert(0, e, expertLeaf))
+                #expect(actual.shape == expected.shape && actual.indices == expected.indices, "\(expertLeaf) of expert \(e)")
+            }
+        }
+        #expect(globalIndices(moeSpecs, "h.0.mlp.experts.0.c_fc.weight").shape == [12, 8])
+    }
+
     @Test func stagesHoldTheirLayersAndTheTiedEmbedding() {
         let first = GPTPartition(layers: 0..<2, hasEmbedding: true, hasHead: false)
         let last = GPTPartition(layers: 2..<3, hasEmbedding: false, hasHead: true)

@@ -55,6 +55,23 @@ struct CostModelTests {
         #expect(narrow.computeSeconds(stage, single) == whole.computeSeconds(stage, single))
     }
 
+    /// One expert taking every token costs a block the dense MLP's products and the router's,
+    /// whatever the MLP part: SwiGLU's first linear has 2H rows, GELU's H.
+    @Test(arguments: [nil, DecoderParts(norm: .rmsNorm, normEps: 1e-5, position: .rotary(theta: 10_000), kvHeads: 2,
+                                        mlp: .swiglu, ffnHidden: 344, bias: false, tiedEmbeddings: false)],
+          [1, 2])
+    func oneExpertCostsTheDenseMLPAndTheRouter(parts: DecoderParts?, tp: Int) {
+        let (L, C, T, B) = (2, 128, 64, 3)
+        let dense = GPTDimensions(nLayer: L, nHead: 4, nEmbd: C, blockSize: T, vocabSize: 65, parts: parts)
+        let moe = GPTDimensions(nLayer: L, nHead: 4, nEmbd: C, blockSize: T, vocabSize: 65,
+                                experts: ExpertSettings(count: 1, topK: 1, capacityFactor: 1, auxLossCoefficient: 0),
+                                parts: parts)
+        let partition = GPTPartition(layers: 0..<L, hasEmbedding: true, hasHead: true, tpSize: tp)
+        let router = Double(L) * 2 * Double(B * T * C)
+        let difference = moe.forwardGemmFlops(partition: partition, B: B) - dense.forwardGemmFlops(partition: partition, B: B)
+        #expect(abs(difference - router) <= 1e-12 * router, "\(difference) vs the router's \(router)")
+    }
+
     @Test func dataParallelGradientBytesHalveWithSixteenBitWire() throws {
         let costs = model(ranks: 4, cores: 4, link: AlphaBeta(alpha: 0, beta: 1))
         func sync(_ wire: WireType) throws -> Double {
