@@ -23,6 +23,8 @@ extension TesseraConfig {
             throw fail("parallel.tp = \(tp) and the \(kv) key/value heads (model.n_kv_head) do not divide one another: "
                 + "tensor ranks split the kv heads evenly, or copy each on tp / n_kv_head of them")
         }
+        // Every rank holds H / tp of each MLP's hidden columns, dense or expert, GELU or SwiGLU
+        // (whose gate and up are split alike).
         guard model.effectiveFFNHidden % tp == 0 else {
             throw fail("parallel.tp = \(tp) does not divide the MLP's hidden width \(model.effectiveFFNHidden) (model.ffn_hidden)")
         }

@@ -51,7 +51,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     /// 0 = taken from the tokenizer.
     public var vocabSize = 0
     public var dropout = 0.0
-    /// 0 = dense MLP; > 0 = mixture-of-experts MLP.
+    /// 0 = dense MLP; > 0 = mixture-of-experts MLP, each expert the dense MLP's parts (mlp,
+    /// ffn_hidden, bias).
     public var nExperts = 0
     public var topK = 2
     public var capacityFactor = 1.25

@@ -44,10 +44,6 @@ extension TesseraConfig {
         try require(model.effectivePosition != .rope || (model.nEmbd / model.nHead) % 2 == 0, "model.position",
                     "\"rope\"", "needs an even head size, and model.n_embd / model.n_head = \(model.nEmbd / model.nHead)")
         try within(model.ffnHidden, 0, Limits.ffnHidden, "model.ffn_hidden", "0 = the family's")
-        if model.nExperts > 0 {
-            try require(model.effectiveMLP == .gelu && model.effectiveBias, "model.n_experts", model.nExperts,
-                        "needs model.mlp = \"gelu\" and model.bias = true: experts are GELU MLPs with biases")
-        }
 
         try within(parallel.tp, 1, Limits.ranks, "parallel.tp")
         try within(parallel.pp, 1, Limits.ranks, "parallel.pp")

@@ -34,7 +34,6 @@ private let outOfRange: [([String], String)] = [
     (["model.n_embd=132", "model.n_head=4", "model.position=\"rope\""], "model.position"),  // head size 33
     (["model.ffn_hidden=-1"], "model.ffn_hidden"),
     (["model.ffn_hidden=9999999999"], "model.ffn_hidden"),
-    (["model.family=\"llama\"", "model.n_experts=4"], "model.n_experts"),  // experts are GELU MLPs
     (["parallel.tp=0"], "parallel.tp"),
     (["parallel.pp=0"], "parallel.pp"),
     (["parallel.ep=0"], "parallel.ep"),
@@ -150,6 +149,13 @@ func badChoiceIsRejectedNamingItsKey(overrides: [String], key: String) throws {
         "precision.loss_scale=\(Limits.lossScale)", "run.peak_gflops=\(Limits.peakGflops)",
     ])
     #expect(config.model.nEmbd == Limits.embedding && config.train.steps == Limits.steps)
+}
+
+/// Experts are built from the model's MLP part and bias choice, so every family takes them.
+@Test(arguments: [["model.family=\"llama\""], ["model.mlp=\"swiglu\""], ["model.bias=false"]])
+func expertsComposeWithEveryMLPAndBias(parts: [String]) throws {
+    let config = try TesseraConfig.parse(toml: "", overrides: parts + ["model.n_experts=4"])
+    #expect(config.model.nExperts == 4)
 }
 
 @Test func topKIsFreeWithoutExperts() throws {
