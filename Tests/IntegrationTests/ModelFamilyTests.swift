@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// The llama family (RMSNorm, rotary positions, grouped-query attention, SwiGLU, no biases, untied
-/// head) on every layout GPT-2 runs on, against one rank: the same loss curve (fp32, dropout 0)
-/// and the same gradients.
+/// head) on every layout GPT-2 runs on, experts included, against one rank: the same loss curve
+/// (fp32, dropout 0) and the same gradients.
 @Suite(.serialized)
 struct ModelFamilyTests {
     /// Four query heads sharing two key/value heads.
@@ -69,6 +69,46 @@ struct ModelFamilyTests {
         let result = runMPI(np: 4, executable: builtExecutable(named: "tessera-layout-check"),
                             arguments: [config.path, "data.path=\(data)"] + Tessera.tinyModel
                                 + ["model.family=llama"] + layout,
+                            timeout: 120)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("layout-check:") }
+        let error = line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        #expect(error != nil && error! <= 1e-5, "\(result.stdout)")
+    }
+
+    /// LLaMA's experts (SwiGLU, no biases) on the expert layouts GPT-2's experts run on
+    /// (ExpertParallelTests), against one rank within the same 3e-4. Capacity factor 2 = n_experts /
+    /// top_k: nothing is dropped.
+    static let experts = llama + ["model.n_experts=4", "model.top_k=2", "model.capacity_factor=2"]
+
+    static let expertReference: TesseraRun = Tessera.train(np: 1, overrides: experts, label: "llama-moe-ref")
+
+    @Test(arguments: [
+        TensorPipelineTests.Layout(ranks: 2, overrides: ["parallel.ep=2"]),
+        TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.ep=2"]),                          // dp 4: 2 expert groups
+        TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.tp=2", "parallel.ep=2"]),
+        TensorPipelineTests.Layout(ranks: 4, overrides: ["parallel.pp=2", "parallel.ep=2", "parallel.microbatches=2"]),
+    ])
+    func llamaExpertsReproduceTheSingleRankCurve(_ layout: TensorPipelineTests.Layout) {
+        let reference = Self.expertReference
+        #expect(reference.rows(key: "dropped_fraction").values.allSatisfy { $0 == 0 })
+        let run = Tessera.train(np: layout.ranks, overrides: Self.experts + layout.overrides, label: "llama-moe")
+        expectSameCurve(run, as: reference, tolerance: 3e-4)
+        for key in ["expert_load_min", "expert_load_max"] {
+            #expect(run.rows(key: key) == reference.rows(key: key), "\(key) differs from one rank")
+        }
+    }
+
+    /// One step's gradients with SwiGLU experts split over expert and tensor ranks, picks dropped
+    /// (capacity factor 1), gathered, against one rank's.
+    @Test func llamaExpertGradientsMatchOneRankOnTensorAndExpertRanks() throws {
+        let config = Tessera.temporaryDirectory("llama-moe-grad").appendingPathComponent("empty.toml")
+        try Data().write(to: config)
+        let data = packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path
+        let result = runMPI(np: 4, executable: builtExecutable(named: "tessera-layout-check"),
+                            arguments: [config.path, "data.path=\(data)"] + Tessera.tinyModel
+                                + ["model.family=llama", "model.n_kv_head=2", "model.n_experts=4", "model.top_k=2",
+                                   "model.capacity_factor=1", "parallel.tp=2", "parallel.ep=2"],
                             timeout: 120)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("layout-check:") }
