@@ -134,7 +134,7 @@ struct Plan: ParsableCommand {
         if steps.isEmpty {
             // One layer at a short context keeps the probe near a second even for GPT-2 sizes.
             let probe = GPTDimensions(nLayer: 1, nHead: dims.nHead, nEmbd: dims.nEmbd, blockSize: min(dims.blockSize, 64),
-                                      vocabSize: dims.vocabSize, experts: dims.experts)
+                                      vocabSize: dims.vocabSize, experts: dims.experts, parts: dims.parts)
             do {
                 steps = try [1, 2].map { try StepTiming.measure(probe, compute: computeType, sequences: $0, repeats: 2) }
             } catch {
