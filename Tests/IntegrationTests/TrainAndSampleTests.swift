@@ -34,6 +34,44 @@ struct TrainAndSampleTests {
         #expect(other.stdout != sample.stdout)
     }
 
+    /// A llama run samples through the key/value cache what recomputing the window samples, past
+    /// the block too for the first block's tokens; `--prompts` writes one JSONL line per prompt.
+    @Test func llamaSamplesWithTheCacheAsByRecomputationAndAFileOfPrompts() throws {
+        let run = Tessera.train(np: 1, overrides: ["model.family=llama", "model.n_kv_head=2", "train.steps=30"],
+                                label: "llama-sample")
+        #expect(run.status == 0, "\(run.stderr)")
+        func sample(_ extra: [String]) -> String {
+            let result = runMPI(np: 1, executable: Tessera.executable,
+                                arguments: ["sample", "--checkpoint", run.runDir.path, "--prompt", "ROMEO:", "--tokens", "10",
+                                            "--top-k", "1"] + extra, timeout: 60)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout
+        }
+        // Prompt and tokens fit the block of 16: the same greedy text either way.
+        let cached = sample([]), recomputed = sample(["--recompute"])
+        #expect(cached == recomputed && cached.hasPrefix("ROMEO:") && cached.count > 10, "\(cached) vs \(recomputed)")
+
+        let folder = Tessera.temporaryDirectory("prompts")
+        let prompts = folder.appendingPathComponent("prompts.txt"), out = folder.appendingPathComponent("out.jsonl")
+        try "ROMEO:\nJULIET:\n\nTo be\\nor\n".write(to: prompts, atomically: true, encoding: .utf8)
+        let result = runMPI(np: 1, executable: Tessera.executable,
+                            arguments: ["sample", "--checkpoint", run.runDir.path, "--prompts", prompts.path, "--out", out.path,
+                                        "--tokens", "12", "--seed", "3"], timeout: 60)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
+        let records = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] ?? [:] }
+        #expect(records.map { $0["prompt"] } == ["ROMEO:", "JULIET:", "To be\nor"], "\(lines)")
+        #expect(records.allSatisfy { ($0["text"] ?? "").count >= 4 }, "\(lines)")
+        // Prompt i draws with seed + i: the first line is `sample --seed 3`'s continuation.
+        let single = runMPI(np: 1, executable: Tessera.executable,
+                            arguments: ["sample", "--checkpoint", run.runDir.path, "--prompt", "ROMEO:", "--tokens", "12",
+                                        "--seed", "3"], timeout: 60)
+        #expect(single.stdout == "ROMEO:" + (records.first?["text"] ?? "") + "\n", "\(single.stdout)")
+        let both = runMPI(np: 1, executable: Tessera.executable,
+                          arguments: ["sample", "--checkpoint", run.runDir.path, "--prompts", prompts.path], timeout: 60)
+        #expect(both.status == 2 && both.stderr.contains("--prompts and --out go together"), "\(both.stderr)")
+    }
+
     @Test func aNonFiniteLossStopsEveryRankWithExitOne() {
         let run = Tessera.train(np: 2, overrides: ["train.lr=1e6", "train.warmup_steps=0", "train.grad_clip=0",
                                                    "train.steps=50"], label: "nan", timeout: 60)
