@@ -10,17 +10,6 @@ cd "$root"
 out="${TESSERA_BENCH_DIR:-$root/benchmarks/results/families}"
 mkdir -p "$out"
 
-summary() {  # $1 = run dir, $2 = seconds
-    python3 - "$1" "$2" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
-train = [r for r in rows if "loss" in r]
-val = [r for r in rows if "val_loss" in r]
-rates = [r["tokens_per_s"] for r in train[1:]]
-print(f"{val[-1]['val_loss']:.4f} | {train[-1]['loss']:.4f} | {float(sys.argv[2]):.0f} s | {statistics.median(rates):.0f}")
-PY
-}
-
 echo "| config | parameters | final val loss | final train loss | wall time | median tokens/s |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for config in shakespeare-char llama-shakespeare; do
@@ -29,5 +18,5 @@ for config in shakespeare-char llama-shakespeare; do
     start=$SECONDS
     launch/tessera-run -np 2 train --config "configs/$config.toml" --resume never --set "run.dir=$dir" "$@" 2>"$dir.log"
     parameters="$(sed -n 's/.*: \([0-9.]*[kM]\) parameters$/\1/p' "$dir.log" | head -n 1)"
-    echo "| $config | $parameters | $(summary "$dir" $((SECONDS - start))) |"
+    echo "| $config | $parameters | $(python3 benchmarks/run_summary.py "$dir" $((SECONDS - start))) |"
 done

@@ -9,17 +9,6 @@ cd "$root"
 out="${TESSERA_BENCH_DIR:-$root/benchmarks/results/shakespeare}"
 mkdir -p "$out"
 
-summary() {  # $1 = run dir, $2 = seconds
-    python3 - "$1" "$2" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
-train = [r for r in rows if "loss" in r]
-val = [r for r in rows if "val_loss" in r]
-rates = [r["tokens_per_s"] for r in train[1:]]
-print(f"{val[-1]['val_loss']:.4f} | {train[-1]['loss']:.4f} | {float(sys.argv[2]):.0f} s | {statistics.median(rates):.0f}")
-PY
-}
-
 echo "| layout | final val loss | final train loss | wall time | median tokens/s |"
 echo "| --- | --- | --- | --- | --- |"
 for layout in "1 2" "2 1"; do
@@ -29,5 +18,5 @@ for layout in "1 2" "2 1"; do
     start=$SECONDS
     OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads launch/tessera-run -np "$ranks" train \
         --config configs/shakespeare-char.toml --resume never --set "run.dir=$dir" "$@" 2>"$dir.log"
-    echo "| $ranks rank(s) x $threads thread(s) | $(summary "$dir" $((SECONDS - start))) |"
+    echo "| $ranks rank(s) x $threads thread(s) | $(python3 benchmarks/run_summary.py "$dir" $((SECONDS - start))) |"
 done
