@@ -1,3 +1,5 @@
+import Kernels
+
 /// The parts a decoder block and its ends are built from: each a forward/backward pair in Kernels,
 /// chosen here once (a family's choices, or the keys that override them) and dispatched by the
 /// model. GPT-2: LayerNorm, learned positions, multi-head attention, GELU MLP of 4·C, biases, head
@@ -85,4 +87,22 @@ public struct DecoderParts: Sendable, Equatable {
 private extension Double {
     /// Whole numbers without a fraction.
     var formatted: String { self == rounded() && abs(self) < 1e15 ? String(Int(self)) : String(self) }
+}
+
+extension DecoderParts.MLP {
+    /// hidden (rows, H) = the activation of the first linear's output fc (rows, H or 2H).
+    func forward(_ hidden: FloatPointer, _ fc: ConstFloatPointer, rows: Int, H: Int) {
+        switch self {
+        case .gelu: geluForward(hidden, fc, N: rows * H)
+        case .swiglu: swigluForward(hidden, fc, N: rows, H: H)
+        }
+    }
+
+    /// dfc (rows, H or 2H) = the gradient of `forward`'s input, from dhidden (rows, H) and fc.
+    func backward(_ dfc: FloatPointer, _ dhidden: ConstFloatPointer, _ fc: ConstFloatPointer, rows: Int, H: Int) {
+        switch self {
+        case .gelu: geluBackward(dfc, dhidden, fc, N: rows * H)
+        case .swiglu: swigluBackward(dfc, dhidden, fc, N: rows, H: H)
+        }
+    }
 }

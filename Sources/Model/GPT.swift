@@ -283,12 +283,7 @@ public final class GPT {
                 let fch = staging.keep(a.fch, count: BT * fcWidth, as: .preActivation) {
                     linears.forward($0, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: fcWidth)
                 }
-                staging.keep(a.fchGelu, count: BT * hidden, as: .linearInput) {
-                    switch parts.mlp {
-                    case .gelu: geluForward($0, fch, N: BT * hidden)
-                    case .swiglu: swigluForward($0, fch, N: BT, H: hidden)
-                    }
-                }
+                staging.keep(a.fchGelu, count: BT * hidden, as: .linearInput) { parts.mlp.forward($0, fch, rows: BT, H: hidden) }
                 linears.forward(branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: hidden, OC: C)
             }
             try tensor.reduceFromRegion(branch, count: BT * C)
@@ -370,10 +365,7 @@ public final class GPT {
                 linears.backward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
                                  BT: BT, C: hidden, OC: C)
                 let fch = staging.widen(a.fch, count: BT * fcWidth, as: .preActivation)
-                switch parts.mlp {
-                case .gelu: geluBackward(s.dfch, s.dwide, fch, N: BT * hidden)
-                case .swiglu: swigluBackward(s.dfch, s.dwide, fch, N: BT, H: hidden)
-                }
+                parts.mlp.backward(s.dfch, s.dwide, fch, rows: BT, H: hidden)
                 linears.backward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: fcWidth)
                 try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
             }

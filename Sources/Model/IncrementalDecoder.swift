@@ -75,10 +75,7 @@ public final class IncrementalDecoder {
             residualForward(x, x, branch, N: nC)
             model.normForward(normed, mean, rstd, x, w.ln2w, w.ln2b, N: n, C: C)
             linearForward(fc, normed, w.fcw, w.fcb, BT: n, C: C, OC: parts.fcRows)
-            switch parts.mlp {
-            case .gelu: geluForward(hidden, fc, N: n * H)
-            case .swiglu: swigluForward(hidden, fc, N: n, H: H)
-            }
+            parts.mlp.forward(hidden, fc, rows: n, H: H)
             linearForward(branch, hidden, w.fcProjw, w.fcProjb, BT: n, C: H, OC: C)
             residualForward(x, x, branch, N: nC)
         }

@@ -159,10 +159,7 @@ final class MixtureOfExperts {
             let e = w.experts[expert]
             let fch = r.fch + rows * fcWidth, hidden = r.hidden + rows * hiddenWidth
             linearForward(fch, r.expertInput + rows * C, e.fcw, e.fcb, BT: n, C: C, OC: fcWidth)
-            switch mlp {
-            case .gelu: geluForward(hidden, fch, N: n * hiddenWidth)
-            case .swiglu: swigluForward(hidden, fch, N: n, H: hiddenWidth)
-            }
+            mlp.forward(hidden, fch, rows: n, H: hiddenWidth)
             // The projection's bias is replicated across the tensor group: one rank adds it.
             linearForward(s.expertOutput + rows * C, hidden, e.projw, tensor.rank == 0 ? e.projb : nil,
                           BT: n, C: hiddenWidth, OC: C)
@@ -274,10 +271,7 @@ final class MixtureOfExperts {
             let dfch = s.dfch + rows * fcWidth, dHidden = s.dHidden + rows * hiddenWidth
             linearBackward(dHidden, de.projw, de.projb, s.expertOutput + rows * C, hidden, e.projw,
                            BT: n, C: hiddenWidth, OC: C)
-            switch mlp {
-            case .gelu: geluBackward(dfch, dHidden, fch, N: n * hiddenWidth)
-            case .swiglu: swigluBackward(dfch, dHidden, fch, N: n, H: hiddenWidth)
-            }
+            mlp.backward(dfch, dHidden, fch, rows: n, H: hiddenWidth)
             linearBackward(s.dExpertInput + rows * C, de.fcw, de.fcb, dfch, r.expertInput + rows * C, e.fcw,
                            BT: n, C: C, OC: fcWidth)
         }
