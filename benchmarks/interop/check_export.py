@@ -9,6 +9,11 @@ are compared with EXPECTED's `logits` (F32 [B, T, V]); a file with `logprobs` in
 with log_softmax of the logits. Errors: max absolute max|a - b| and max relative max|a - b| / max|b|
 (a = the model, b = EXPECTED). Passes when the max relative error is at most the tolerance.
 
+An encoder-decoder expected file (T5) also holds `decoder_input_ids` (I64 [B, T_dec]): EXPORT_DIR is
+then loaded with AutoModelForSeq2SeqLM and called with input_ids (the encoder's, [B, T_enc]) and
+decoder_input_ids, no masks (encoder bidirectional, decoder causal, cross-attention over every encoder
+position); `logits` / `logprobs` are [B, T_dec, V].
+
 Prints one JSON line on stdout; exits 0 on a pass, 1 on a failure (numbers beyond the tolerance, or
 a folder, file or shape that cannot be compared).
 """
@@ -71,6 +76,13 @@ def main() -> int:
     ids = expected["input_ids"]
     if ids.dtype != torch.int64 or ids.dim() != 2:
         return fail(f"input_ids must be I64 [B, T], is {ids.dtype} {list(ids.shape)}")
+    decoder_ids = expected.get("decoder_input_ids")
+    if decoder_ids is not None:
+        if decoder_ids.dtype != torch.int64 or decoder_ids.dim() != 2 or decoder_ids.shape[0] != ids.shape[0]:
+            return fail(
+                f"decoder_input_ids must be I64 [B, T] with input_ids' B ({ids.shape[0]}), "
+                f"is {decoder_ids.dtype} {list(decoder_ids.shape)}"
+            )
     if "logits" in expected:
         compared = "logits"
     elif "logprobs" in expected:
@@ -81,8 +93,10 @@ def main() -> int:
     result["compared"] = compared
 
     dtype_kw = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+    # An encoder-decoder model (T5) comes with decoder_input_ids; everything else is a causal LM.
+    auto = transformers.AutoModelForCausalLM if decoder_ids is None else transformers.AutoModelForSeq2SeqLM
     try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(
+        model = auto.from_pretrained(
             args.export_dir, local_files_only=True, attn_implementation=args.attn, **{dtype_kw: torch.float32}
         )
     except Exception as e:  # noqa: BLE001
@@ -90,8 +104,12 @@ def main() -> int:
     model.eval()
     result["model_class"] = type(model).__name__
 
-    with torch.no_grad():
-        logits = model(input_ids=ids, use_cache=False).logits.to(torch.float32)
+    inputs = {"input_ids": ids} if decoder_ids is None else {"input_ids": ids, "decoder_input_ids": decoder_ids}
+    try:
+        with torch.no_grad():
+            logits = model(**inputs, use_cache=False).logits.to(torch.float32)
+    except Exception as e:  # noqa: BLE001 - e.g. ids beyond the vocabulary
+        return fail(f"forward failed: {type(e).__name__}: {e}")
     got = torch.log_softmax(logits, dim=-1) if compared == "logprobs" else logits
     got = got.to(torch.float64)
     result["shape"] = list(got.shape)

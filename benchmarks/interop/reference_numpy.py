@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Llama and GPT-2 forward passes in plain numpy, checked against the fixtures' expected logits.
+"""The Llama, GPT-2 and T5 (v1.1) forward passes in plain numpy, checked against the fixtures' expected logits.
 
     reference_numpy.py [FIXTURE_DIR ...] [--tolerance 1e-5] [--float32]
 
@@ -42,6 +42,32 @@ GPT-2 (GPT2LMHeadModel): Conv1D weights are [in, out] (y = x @ W + b, no transpo
     m = layernorm(h, ln_2); h = h + gelu_new(m @ c_fc.weight + b) @ mlp.c_proj.weight + b
       gelu_new(z) = 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))
   logits = layernorm(h, ln_f) @ wte.T       (tied: the file has transformer.wte.weight, no lm_head.weight)
+
+T5 (T5ForConditionalGeneration, v1.1: feed_forward_proj "gated-gelu"), encoder ids x[0..S), decoder ids y[0..T)
+(y[0] = decoder_start_token_id = 0); every Linear is [out, in] without bias; inner = num_heads * d_kv:
+  rmsnorm is T5LayerNorm: x / sqrt(mean(x^2) + eps) * w, no mean subtraction, no bias (transformers computes
+    the mean square in fp32 whatever the weights' dtype)
+  attention(x, kv, bias, causal): q = x @ q.T, k = kv @ k.T, v = kv @ v.T, heads q[:, h*d_kv:(h+1)*d_kv];
+    s = q_h k_h^T + bias[h]           NO 1/sqrt(d_kv) (T5 folds it into the initialisation)
+    causal: key j > query i masked; softmax over keys; o = concat_h(p v_h) @ o.T
+  bucket(r = key position - query position), N = relative_attention_num_buckets, M = relative_attention_max_distance:
+    bidirectional (encoder): n = N/2; base = n if r > 0 else 0; a = |r|
+    unidirectional (decoder): n = N;   base = 0;                a = max(-r, 0)
+    e = n/2 (max_exact); bucket = base + (a if a < e else min(n-1, e + trunc(log(a/e) / log(M/e) * (n-e))))
+  bias[h, i, j] = relative_attention_bias[bucket(j - i), h]   table [N, num_heads], ONLY in block 0 of each stack
+    (encoder.block.0.layer.0.SelfAttention / decoder.block.0.layer.0.SelfAttention); every block of the stack
+    adds the same bias; cross-attention has no position bias
+  encoder: h = shared[x]; per block: h += attention(rmsnorm(h, layer.0.layer_norm), same, enc_bias, non-causal)
+           h += ff(rmsnorm(h, layer.1.layer_norm)); ff(m) = (gelu_new(m @ wi_0.T) * (m @ wi_1.T)) @ wo.T
+           e = rmsnorm(h, encoder.final_layer_norm)
+  decoder: g = shared[y]; per block: g += attention(rmsnorm(g, layer.0.layer_norm), same, dec_bias, causal)
+           g += attention(rmsnorm(g, layer.1.layer_norm), e, 0, non-causal)     (EncDecAttention: keys/values from e)
+           g += ff(rmsnorm(g, layer.2.layer_norm))
+           g = rmsnorm(g, decoder.final_layer_norm)
+  logits = g @ lm_head.T when the file has lm_head.weight (v1.1), else g * d_model^-0.5 @ shared.T (original T5)
+    the d_model^-0.5 factor: transformers 5 applies it iff config.scale_decoder_outputs, which T5Config sets to
+    (tie_word_embeddings is not False) from the config it is given (absent -> true), then forces
+    tie_word_embeddings = True; a saved config.json holds "scale_decoder_outputs" (false for these fixtures)
 """
 
 from __future__ import annotations
@@ -181,12 +207,97 @@ def gpt2_forward(cfg: dict, w: dict, ids: np.ndarray, dt) -> np.ndarray:
     return np.stack(out)
 
 
+def t5_bucket(rel: np.ndarray, bidirectional: bool, num_buckets: int, max_distance: int) -> np.ndarray:
+    """T5's relative-position bucket (transformers T5Attention._relative_position_bucket); rel = key - query."""
+    base = np.zeros_like(rel)
+    if bidirectional:
+        num_buckets //= 2
+        base = base + (rel > 0) * num_buckets
+        a = np.abs(rel)
+    else:
+        a = np.maximum(-rel, 0)
+    max_exact = num_buckets // 2
+    # log(a / max_exact) with a >= max_exact only where it is used (a = 0 would give log 0)
+    large = max_exact + (
+        np.log(np.maximum(a, max_exact) / max_exact) / np.log(max_distance / max_exact) * (num_buckets - max_exact)
+    ).astype(np.int64)  # truncation toward zero, as torch's .to(torch.long); the value is >= 0
+    large = np.minimum(large, num_buckets - 1)
+    return base + np.where(a < max_exact, a, large)
+
+
+def t5_position_bias(table: np.ndarray, q_len: int, k_len: int, bidirectional: bool, cfg: dict) -> np.ndarray:
+    """[H, q_len, k_len]: table[bucket(j - i), h]; table is relative_attention_bias.weight [num_buckets, H]."""
+    rel = np.arange(k_len)[None, :] - np.arange(q_len)[:, None]
+    b = t5_bucket(rel, bidirectional, cfg["relative_attention_num_buckets"], cfg["relative_attention_max_distance"])
+    return table[b].transpose(2, 0, 1)
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    s = scores - scores.max(axis=-1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def t5_forward(cfg: dict, w: dict, ids: np.ndarray, dec_ids: np.ndarray, dt) -> np.ndarray:
+    D, H, d = cfg["d_model"], cfg["num_heads"], cfg["d_kv"]
+    eps = cfg["layer_norm_epsilon"]
+    assert cfg.get("feed_forward_proj") == "gated-gelu", "v1.1 gated-gelu only (original T5's relu is not done here)"
+    W = {k: v.astype(dt) for k, v in w.items()}
+    # transformers 5 writes scale_decoder_outputs; a 4.x config has only tie_word_embeddings (absent means tied).
+    scale = cfg.get("scale_decoder_outputs", cfg.get("tie_word_embeddings", True) is not False)
+    lm_head = W.get("lm_head.weight", W["shared.weight"])
+    g = lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3)))  # noqa: E731  gelu_new
+
+    def attention(p, x, kv, bias, causal):
+        tq, tk = x.shape[0], kv.shape[0]
+        q = (x @ W[p + "q.weight"].T).reshape(tq, H, d).transpose(1, 0, 2)  # [H, tq, d]
+        k = (kv @ W[p + "k.weight"].T).reshape(tk, H, d).transpose(1, 0, 2)
+        v = (kv @ W[p + "v.weight"].T).reshape(tk, H, d).transpose(1, 0, 2)
+        s = q @ k.transpose(0, 2, 1) + bias  # no 1/sqrt(d)
+        prob = softmax_causal(s) if causal else softmax(s)
+        return (prob @ v).transpose(1, 0, 2).reshape(tq, H * d) @ W[p + "o.weight"].T
+
+    def ff(p, m):
+        return (g(m @ W[p + "wi_0.weight"].T) * (m @ W[p + "wi_1.weight"].T)) @ W[p + "wo.weight"].T
+
+    S, T = ids.shape[-1], dec_ids.shape[-1]
+    # One bias per stack, from block 0's table, added in every block of that stack.
+    table = "{}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+    enc_bias = t5_position_bias(W[table.format("encoder")], S, S, True, cfg)  # [H, S, S]
+    dec_bias = t5_position_bias(W[table.format("decoder")], T, T, False, cfg)  # [H, T, T]
+    out = []
+    for x, y in zip(ids, dec_ids):
+        h = W["shared.weight"][x]
+        for i in range(cfg["num_layers"]):
+            p = f"encoder.block.{i}.layer."
+            a = rmsnorm(h, W[p + "0.layer_norm.weight"], eps)
+            h = h + attention(p + "0.SelfAttention.", a, a, enc_bias, False)  # bidirectional
+            h = h + ff(p + "1.DenseReluDense.", rmsnorm(h, W[p + "1.layer_norm.weight"], eps))
+        e = rmsnorm(h, W["encoder.final_layer_norm.weight"], eps)
+        h = W["shared.weight"][y]
+        for i in range(cfg["num_decoder_layers"]):
+            p = f"decoder.block.{i}.layer."
+            a = rmsnorm(h, W[p + "0.layer_norm.weight"], eps)
+            h = h + attention(p + "0.SelfAttention.", a, a, dec_bias, True)  # causal
+            c = rmsnorm(h, W[p + "1.layer_norm.weight"], eps)
+            h = h + attention(p + "1.EncDecAttention.", c, e, 0.0, False)  # keys/values from the encoder, no bias
+            h = h + ff(p + "2.DenseReluDense.", rmsnorm(h, W[p + "2.layer_norm.weight"], eps))
+        h = rmsnorm(h, W["decoder.final_layer_norm.weight"], eps)
+        if scale:
+            h = h * D**-0.5
+        out.append(h @ lm_head.T)
+    return np.stack(out)
+
+
 def check(folder: Path, tolerance: float, dt) -> bool:
     cfg = json.loads((folder / "config.json").read_text())
     expected = read_safetensors(folder / "expected.safetensors")
     ids, want = expected["input_ids"], expected["logits"].astype(np.float64)
-    forward = {"llama": llama_forward, "gpt2": gpt2_forward}[cfg["model_type"]]
-    got = forward(cfg, read_weights(folder), ids, dt).astype(np.float64)
+    if cfg["model_type"] == "t5":
+        got = t5_forward(cfg, read_weights(folder), ids, expected["decoder_input_ids"], dt).astype(np.float64)
+    else:
+        forward = {"llama": llama_forward, "gpt2": gpt2_forward}[cfg["model_type"]]
+        got = forward(cfg, read_weights(folder), ids, dt).astype(np.float64)
     assert got.shape == want.shape, (got.shape, want.shape)
     abs_err = float(np.abs(got - want).max())
     rel_err = abs_err / float(np.abs(want).max())
