@@ -1,15 +1,29 @@
-/// Causal self-attention, multi-head or grouped-query.
+/// Which keys a query may attend to.
+public enum AttentionMask: Sendable {
+    /// Keys at or before the query's position: decoder self-attention.
+    case causal
+    /// Every key: encoder self-attention (bidirectional).
+    case none
+}
+
+/// Self-attention, multi-head or grouped-query, causal by default.
 /// qkv (B, T, (NH + 2·NKV)·HS): per token [q (NH·HS) | k (NKV·HS) | v (NKV·HS)], head h at columns
 /// h·HS..<(h+1)·HS of its part. Query head h reads kv head h / (NH / NKV), so NKV = 1 is multi-query
 /// attention and NKV = NH (the default, layout (B, T, 3·NH·HS)) is plain multi-head attention.
-/// out (B, T, NH·HS); att (B, NH, T, T) saves the softmax probabilities for backward (zero above
-/// the diagonal). Heads are whatever this rank holds, so a tensor-parallel slice works unchanged
-/// (as long as each rank holds whole groups: NH and NKV divided alike).
+/// out (B, T, NH·HS); att (B, NH, T, T) saves the softmax probabilities for backward (zero where
+/// masked). Heads are whatever this rank holds, so a tensor-parallel slice works unchanged (as long as
+/// each rank holds whole groups: NH and NKV divided alike; a bias then points at the rank's columns).
+/// Scores are scale · q·k + bias[h, i, j], scale 1/√HS unless given: T5 does not scale (scale 1) and
+/// adds its relative position bias instead. Without a bias, with the default scale and causal mask,
+/// every product and rounding is the one this kernel made before bias and mask existed.
 public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: ConstFloatPointer,
-                             B: Int, T: Int, NH: Int, NKV: Int? = nil, HS: Int) {
+                             bias: RelativePositionBias? = nil,
+                             B: Int, T: Int, NH: Int, NKV: Int? = nil, HS: Int,
+                             scale: Float? = nil, mask: AttentionMask = .causal) {
     let heads = AttentionHeads(NH: NH, NKV: NKV, HS: HS)
     let C = heads.C, row = heads.row
-    let scale = 1.0 / Float(HS).squareRoot()
+    let scale = scale ?? 1.0 / Float(HS).squareRoot()
+    if let bias { checkBias(bias, positions: T) }
     for b in 0..<B {
         for h in 0..<NH {
             let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
@@ -18,8 +32,9 @@ public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: Co
             // small GEMV calls for the sizes this trainer runs.
             BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
                        alpha: scale, q, lda: row, k, ldb: row, beta: 0.0, p, ldc: T)
+            if let bias { addPositionBias(p, bias, head: h, n: T, keys: T, position0: 0, mask: mask) }
             for t in 0..<T {
-                causalSoftmaxRow(p + t * T, valid: t + 1, width: T)
+                softmaxRow(p + t * T, valid: mask == .causal ? t + 1 : T, width: T)
             }
             BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
                        alpha: 1.0, p, lda: T, v, ldb: row, beta: 0.0, out + b * T * C + h * HS, ldc: C)
@@ -30,27 +45,32 @@ public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: Co
 /// Causal attention of n new tokens, at positions p0..<p0+n, over a cache of every position's keys
 /// and values (the new ones already written): incremental decoding. q (n, qStride) with head h at
 /// columns h·HS; keys, values (p0+n, NKV·HS); out (n, NH·HS); `scores` holds n·(p0+n) floats.
-/// The same products as `attentionForward`'s rows p0..<p0+n, without saving the probabilities.
+/// The same products as `attentionForward`'s rows p0..<p0+n (with the same bias, scale and causal
+/// mask), without saving the probabilities.
 public func cachedAttentionForward(_ out: FloatPointer, _ scores: FloatPointer, _ q: ConstFloatPointer, qStride: Int,
                                    _ keys: ConstFloatPointer, _ values: ConstFloatPointer,
-                                   n: Int, position0 p0: Int, NH: Int, NKV: Int, HS: Int) {
+                                   bias: RelativePositionBias? = nil,
+                                   n: Int, position0 p0: Int, NH: Int, NKV: Int, HS: Int, scale: Float? = nil) {
     precondition(NKV >= 1 && NH % NKV == 0, "\(NH) query heads do not form groups over \(NKV) kv heads")
     let L = p0 + n, KV = NKV * HS, group = NH / NKV
-    let scale = 1.0 / Float(HS).squareRoot()
+    let scale = scale ?? 1.0 / Float(HS).squareRoot()
+    if let bias { checkBias(bias, positions: L) }
     for h in 0..<NH {
         let kv = (h / group) * HS
         BLAS.sgemm(transA: false, transB: true, M: n, N: L, K: HS,
                    alpha: scale, q + h * HS, lda: qStride, keys + kv, ldb: KV, beta: 0.0, scores, ldc: L)
+        if let bias { addPositionBias(scores, bias, head: h, n: n, keys: L, position0: p0, mask: .causal) }
         for t in 0..<n {
-            causalSoftmaxRow(scores + t * L, valid: p0 + t + 1, width: L)
+            softmaxRow(scores + t * L, valid: p0 + t + 1, width: L)
         }
         BLAS.sgemm(transA: false, transB: false, M: n, N: HS, K: L,
                    alpha: 1.0, scores, lda: L, values + kv, ldb: KV, beta: 0.0, out + h * HS, ldc: NH * HS)
     }
 }
 
+/// row[0..<valid] ← softmax(row[0..<valid]); row[valid..<width] ← 0.
 @inline(__always)
-private func causalSoftmaxRow(_ row: FloatPointer, valid: Int, width: Int) {
+func softmaxRow(_ row: FloatPointer, valid: Int, width: Int) {
     let sum = exponentiateInPlace(row, valid, shift: maximum(row, valid))
     let inverse = 1.0 / sum
     for j in 0..<valid { row[j] *= inverse }
@@ -60,37 +80,97 @@ private func causalSoftmaxRow(_ row: FloatPointer, valid: Int, width: Int) {
 /// dqkv (B, T, (NH + 2·NKV)·HS) = gradient of attention (overwritten). A kv head's dk and dv are the
 /// sums over the NH / NKV query heads that read it: the group's first head writes them (beta 0),
 /// the others add theirs (beta 1), so with NKV = NH each head simply writes its own.
-/// `scratch` holds T·T floats.
-public func attentionBackward(_ dqkv: FloatPointer, _ scratch: FloatPointer,
-                              _ dout: ConstFloatPointer, _ att: ConstFloatPointer,
-                              _ qkv: ConstFloatPointer, B: Int, T: Int, NH: Int, NKV: Int? = nil, HS: Int) {
+/// dbias, the gradient of the bias table (same offset and ld as `bias.table`), += the sum over
+/// batch, heads' positions i and keys j of ∂L/∂score[h, i, j] into row buckets[j − i], column h:
+/// summed in Double over the call and added once. Without a dbias the table gets no gradient.
+/// `scratch` holds T·T floats. bias, B…HS, scale and mask as the forward's.
+public func attentionBackward(_ dqkv: FloatPointer, biasGradient dbias: FloatPointer? = nil, _ scratch: FloatPointer,
+                              _ dout: ConstFloatPointer, _ att: ConstFloatPointer, _ qkv: ConstFloatPointer,
+                              bias: RelativePositionBias? = nil,
+                              B: Int, T: Int, NH: Int, NKV: Int? = nil, HS: Int,
+                              scale: Float? = nil, mask: AttentionMask = .causal) {
     let heads = AttentionHeads(NH: NH, NKV: NKV, HS: HS)
     let C = heads.C, row = heads.row
-    let scale = 1.0 / Float(HS).squareRoot()
-    for b in 0..<B {
-        for h in 0..<NH {
-            let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
-            let dq = dqkv + b * T * row + h * HS, dk = dqkv + b * T * row + heads.kOffset(h), dv = dk + heads.KV
-            let kvBeta: Float = h % heads.group == 0 ? 0.0 : 1.0
-            let p = att + (b * NH + h) * T * T
-            let dy = dout + b * T * C + h * HS
-            // dP = dY · Vᵀ and dV (+)= Pᵀ · dY.
-            BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
-                       alpha: 1.0, dy, lda: C, v, ldb: row, beta: 0.0, scratch, ldc: T)
-            BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
-                       alpha: 1.0, p, lda: T, dy, ldb: C, beta: kvBeta, dv, ldc: row)
-            // Softmax backward in place: dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale.
-            for t in 0..<T {
-                let pr = p + t * T, dr = scratch + t * T
-                let rowDot = dot(pr, dr, t + 1)
-                for j in 0...t { dr[j] = pr[j] * (dr[j] - rowDot) * scale }
-                for j in (t + 1)..<T { dr[j] = 0 }
+    let scale = scale ?? 1.0 / Float(HS).squareRoot()
+    if let bias { checkBias(bias, positions: T) }
+    accumulatingBiasGradient(dbias, bias, NH: NH) { buckets, bucketSums in
+        for b in 0..<B {
+            for h in 0..<NH {
+                let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
+                let dq = dqkv + b * T * row + h * HS, dk = dqkv + b * T * row + heads.kOffset(h), dv = dk + heads.KV
+                let kvBeta: Float = h % heads.group == 0 ? 0.0 : 1.0
+                let p = att + (b * NH + h) * T * T
+                let dy = dout + b * T * C + h * HS
+                // dP = dY · Vᵀ and dV (+)= Pᵀ · dY.
+                BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
+                           alpha: 1.0, dy, lda: C, v, ldb: row, beta: 0.0, scratch, ldc: T)
+                BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
+                           alpha: 1.0, p, lda: T, dy, ldb: C, beta: kvBeta, dv, ldc: row)
+                // Softmax backward in place: dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale; the bias's
+                // gradient is the same without the scale.
+                for t in 0..<T {
+                    let pr = p + t * T, dr = scratch + t * T
+                    let valid = mask == .causal ? t + 1 : T
+                    let rowDot = dot(pr, dr, valid)
+                    if let buckets, let bucketSums {
+                        let bucketOf = buckets - t  // key j: relative position j − t
+                        for j in 0..<valid {
+                            let g = pr[j] * (dr[j] - rowDot)
+                            bucketSums[Int(bucketOf[j]) * NH + h] += Double(g)
+                            dr[j] = g * scale
+                        }
+                    } else {
+                        for j in 0..<valid { dr[j] = pr[j] * (dr[j] - rowDot) * scale }
+                    }
+                    for j in valid..<T { dr[j] = 0 }
+                }
+                // dQ = dS · K and dK (+)= dSᵀ · Q.
+                BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
+                           alpha: 1.0, scratch, lda: T, k, ldb: row, beta: 0.0, dq, ldc: row)
+                BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
+                           alpha: 1.0, scratch, lda: T, q, ldb: row, beta: kvBeta, dk, ldc: row)
             }
-            // dQ = dS · K and dK (+)= dSᵀ · Q.
-            BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
-                       alpha: 1.0, scratch, lda: T, k, ldb: row, beta: 0.0, dq, ldc: row)
-            BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
-                       alpha: 1.0, scratch, lda: T, q, ldb: row, beta: kvBeta, dk, ldc: row)
+        }
+    }
+}
+
+/// Runs `body` with, when there is a bias gradient to accumulate, the bucket of each relative
+/// position r at bucketOfZero[r] and zeroed Double sums (buckets, NH); then adds the sums into
+/// dbias, each rounded once. Both nil when there is none. The sums live on the stack when small.
+private func accumulatingBiasGradient(_ dbias: FloatPointer?, _ bias: RelativePositionBias?, NH: Int,
+                                      _ body: (_ bucketOfZero: UnsafePointer<Int32>?,
+                                               _ sums: UnsafeMutablePointer<Double>?) -> Void) {
+    precondition(dbias == nil || bias != nil, "a bias gradient without a bias")
+    guard let dbias, let bias else { return body(nil, nil) }
+    let buckets = bias.buckets
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: buckets.buckets * NH) { sums in
+        sums.initialize(repeating: 0)
+        buckets.table.withUnsafeBufferPointer { table in
+            body(table.baseAddress! + buckets.length - 1, sums.baseAddress!)
+        }
+        for bucket in 0..<buckets.buckets {
+            for h in 0..<NH { dbias[bucket * bias.ld + h] += Float(sums[bucket * NH + h]) }
+        }
+    }
+}
+
+/// The bias's buckets reach every relative position of `positions` tokens.
+private func checkBias(_ bias: RelativePositionBias, positions: Int) {
+    precondition(positions <= bias.buckets.length,
+                 "\(positions) positions, relative buckets made for \(bias.buckets.length)")
+}
+
+/// scores (n, L) += table[bucket(j − i), h] for the queries at positions i = p0..<p0+n and the keys
+/// j = 0..<L they may see under `mask` (the rest are masked anyway).
+@inline(__always)
+private func addPositionBias(_ scores: FloatPointer, _ bias: RelativePositionBias, head h: Int,
+                             n: Int, keys L: Int, position0 p0: Int, mask: AttentionMask) {
+    let column = bias.table + h, ld = bias.ld, length = bias.buckets.length
+    bias.buckets.table.withUnsafeBufferPointer { buckets in
+        for t in 0..<n {
+            let i = p0 + t, row = scores + t * L
+            let bucketOf = buckets.baseAddress! + (length - 1 - i)  // key j: relative position j − i
+            for j in 0..<(mask == .causal ? i + 1 : L) { row[j] += column[Int(bucketOf[j]) * ld] }
         }
     }
 }
