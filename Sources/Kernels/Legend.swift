@@ -3,7 +3,8 @@
 // Size letters used throughout:
 //   B batch (sequences), T time (tokens per sequence), C channels, OC output channels,
 //   NH heads, NKV key/value heads (NH / NKV query heads share each; NKV = NH is plain multi-head),
-//   HS head size (C / NH), H hidden width of a gated MLP, V vocabulary, N element count.
+//   HS head size (C / NH), H hidden width of a gated MLP, V vocabulary, N element count,
+//   S source length (encoder tokens per sequence, which an encoder-decoder's cross-attention reads).
 //
 // Argument order everywhere (llm.c's): outputs, saved-for-backward buffers, inputs, weights, sizes.
 // Backward mirrors forward: input gradients, weight gradients, output gradient, saved buffers,
