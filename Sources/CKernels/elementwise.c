@@ -60,26 +60,29 @@ static inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-
 
 #define GELU_SCALE 0.7978845608f  // sqrt(2 / pi)
 
+// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), GPT-2's and Hugging
+// Face's "gelu_new"; and its derivative. Shared by GELU and GeGLU, so both round alike.
+static inline float gelu_tanh(float x) {
+    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanh_rational(u));
+}
+
+static inline float gelu_tanh_grad(float x) {
+    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    float th = tanh_rational(u);
+    float sech2 = 1.0f - th * th;
+    return 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
 MULTIVERSION
 void tessera_gelu_forward(float *restrict out, const float *restrict inp, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        out[i] = 0.5f * x * (1.0f + tanh_rational(u));
-    }
+    for (size_t i = 0; i < n; i++) out[i] = gelu_tanh(inp[i]);
 }
 
 MULTIVERSION
 void tessera_gelu_backward(float *restrict dinp, const float *restrict dout, const float *restrict inp,
                            size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        float th = tanh_rational(u);
-        float sech2 = 1.0f - th * th;
-        float grad = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-        dinp[i] = grad * dout[i];
-    }
+    for (size_t i = 0; i < n; i++) dinp[i] = gelu_tanh_grad(inp[i]) * dout[i];
 }
 
 MULTIVERSION
@@ -105,6 +108,29 @@ void tessera_swiglu_backward(float *restrict dgateup, const float *restrict dout
             // silu'(g) = s + g·s·(1 − s) = s·(1 + g·(1 − s)).
             dgate[i] = d[i] * up[i] * (s * (1.0f + g * (1.0f - s)));
             dup[i] = d[i] * (g * s);
+        }
+    }
+}
+
+MULTIVERSION
+void tessera_geglu_forward(float *restrict out, const float *restrict gateup, size_t rows, size_t hidden) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *gate = gateup + r * 2 * hidden, *up = gate + hidden;
+        float *o = out + r * hidden;
+        for (size_t i = 0; i < hidden; i++) o[i] = gelu_tanh(gate[i]) * up[i];
+    }
+}
+
+MULTIVERSION
+void tessera_geglu_backward(float *restrict dgateup, const float *restrict dout, const float *restrict gateup,
+                            size_t rows, size_t hidden) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *gate = gateup + r * 2 * hidden, *up = gate + hidden, *d = dout + r * hidden;
+        float *dgate = dgateup + r * 2 * hidden, *dup = dgate + hidden;
+        for (size_t i = 0; i < hidden; i++) {
+            float g = gate[i];
+            dgate[i] = d[i] * up[i] * gelu_tanh_grad(g);
+            dup[i] = d[i] * gelu_tanh(g);
         }
     }
 }

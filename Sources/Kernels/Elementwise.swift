@@ -41,3 +41,23 @@ public func swigluBackward(_ dgateup: FloatPointer, _ dout: ConstFloatPointer, _
                                 gateup + rows.lowerBound * 2 * H, rows.count, H)
     }
 }
+
+/// GeGLU, T5 v1.1's gated feed-forward (Hugging Face's `T5DenseGatedActDense` with
+/// `feed_forward_proj = "gated-gelu"`, which sets `dense_act_fn = "gelu_new"`: GELU's tanh
+/// approximation, the same as `geluForward`). gateup (N, 2H): per token [gate (H) | up (H)], the
+/// outputs of wi_0 then wi_1, laid out as SwiGLU's. out (N, H) = gelu(gate) · up.
+public func gegluForward(_ out: FloatPointer, _ gateup: ConstFloatPointer, N: Int, H: Int) {
+    KernelThreads.forEachChunk(N, cost: 2 * H) { rows in
+        tessera_geglu_forward(out + rows.lowerBound * H, gateup + rows.lowerBound * 2 * H, rows.count, H)
+    }
+}
+
+/// dgateup (N, 2H) = [dout · up · gelu'(gate) | dout · gelu(gate)] (overwrites); dgateup must not
+/// alias dout or gateup.
+public func gegluBackward(_ dgateup: FloatPointer, _ dout: ConstFloatPointer, _ gateup: ConstFloatPointer,
+                          N: Int, H: Int) {
+    KernelThreads.forEachChunk(N, cost: 2 * H) { rows in
+        tessera_geglu_backward(dgateup + rows.lowerBound * 2 * H, dout + rows.lowerBound * H,
+                               gateup + rows.lowerBound * 2 * H, rows.count, H)
+    }
+}

@@ -1,4 +1,4 @@
-// Elementwise kernels (GELU, SwiGLU, AdamW) compiled for several instruction sets, chosen at run time
+// Elementwise kernels (GELU, SwiGLU, GeGLU, AdamW) compiled for several instruction sets, chosen at run time
 // (target_clones): Swift builds for baseline x86-64, where these loops run 4 lanes wide without
 // FMA; AVX2 and AVX-512 run them 2-4x faster and the binary still starts on any x86-64.
 #ifndef TESSERA_CKERNELS_H
@@ -16,6 +16,12 @@ void tessera_gelu_backward(float *dinp, const float *dout, const float *inp, siz
 void tessera_swiglu_forward(float *out, const float *gateup, size_t rows, size_t hidden);
 /// dgateup (rows, 2·hidden) = [dout * up * silu'(gate) | dout * silu(gate)]; must not alias dout or gateup.
 void tessera_swiglu_backward(float *dgateup, const float *dout, const float *gateup, size_t rows, size_t hidden);
+
+/// GeGLU over rows of gateup (rows, 2·hidden), each [gate (hidden) | up (hidden)]:
+/// out (rows, hidden) = gelu(gate) * up, GELU's tanh approximation.
+void tessera_geglu_forward(float *out, const float *gateup, size_t rows, size_t hidden);
+/// dgateup (rows, 2·hidden) = [dout * up * gelu'(gate) | dout * gelu(gate)]; must not alias dout or gateup.
+void tessera_geglu_backward(float *dgateup, const float *dout, const float *gateup, size_t rows, size_t hidden);
 
 /// One AdamW step over n parameters with gradient g = grads·grad_scale: m, v updated in place,
 /// params ← params·decay − step_size·m/(√v/root_correction2 + eps); grads are left zero.
