@@ -23,7 +23,7 @@ public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: Co
     let heads = AttentionHeads(NH: NH, NKV: NKV, HS: HS)
     let C = heads.C, row = heads.row
     let scale = scale ?? 1.0 / Float(HS).squareRoot()
-    if let bias { checkBias(bias, positions: T) }
+    if let bias { checkBias(bias, positions: T, NH: NH) }
     for b in 0..<B {
         for h in 0..<NH {
             let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
@@ -54,7 +54,7 @@ public func cachedAttentionForward(_ out: FloatPointer, _ scores: FloatPointer, 
     precondition(NKV >= 1 && NH % NKV == 0, "\(NH) query heads do not form groups over \(NKV) kv heads")
     let L = p0 + n, KV = NKV * HS, group = NH / NKV
     let scale = scale ?? 1.0 / Float(HS).squareRoot()
-    if let bias { checkBias(bias, positions: L) }
+    if let bias { checkBias(bias, positions: L, NH: NH) }
     for h in 0..<NH {
         let kv = (h / group) * HS
         BLAS.sgemm(transA: false, transB: true, M: n, N: L, K: HS,
@@ -92,7 +92,7 @@ public func attentionBackward(_ dqkv: FloatPointer, biasGradient dbias: FloatPoi
     let heads = AttentionHeads(NH: NH, NKV: NKV, HS: HS)
     let C = heads.C, row = heads.row
     let scale = scale ?? 1.0 / Float(HS).squareRoot()
-    if let bias { checkBias(bias, positions: T) }
+    if let bias { checkBias(bias, positions: T, NH: NH) }
     accumulatingBiasGradient(dbias, bias, NH: NH) { buckets, bucketSums in
         for b in 0..<B {
             for h in 0..<NH {
@@ -154,10 +154,12 @@ private func accumulatingBiasGradient(_ dbias: FloatPointer?, _ bias: RelativePo
     }
 }
 
-/// The bias's buckets reach every relative position of `positions` tokens.
-private func checkBias(_ bias: RelativePositionBias, positions: Int) {
+/// The bias's buckets reach every relative position of `positions` tokens, and its rows hold the
+/// NH heads' columns.
+private func checkBias(_ bias: RelativePositionBias, positions: Int, NH: Int) {
     precondition(positions <= bias.buckets.length,
                  "\(positions) positions, relative buckets made for \(bias.buckets.length)")
+    precondition(bias.ld >= NH, "a bias table of rows \(bias.ld) wide for \(NH) heads")
 }
 
 /// scores (n, L) += table[bucket(j − i), h] for the queries at positions i = p0..<p0+n and the keys

@@ -58,7 +58,8 @@ public struct RelativePositionBuckets: Sendable {
 /// table (buckets, ld) row-major, this call's head h at column h: on a tensor-parallel rank that holds
 /// heads h0..<h0 + NH of all NHall, pass the full table's pointer + h0 and ld = NHall (the rank's
 /// columns are not contiguous); a single rank passes ld = NH. The gradient of the table uses the same
-/// offset and ld.
+/// offset and ld, so tensor-parallel ranks add into disjoint columns. T5 shares one table across a
+/// stack's layers: every layer's backward adds into the same gradient (+=).
 public struct RelativePositionBias {
     public let table: ConstFloatPointer
     public let ld: Int
