@@ -33,6 +33,11 @@ public struct BatchSampler: Sendable {
         train.start(draw: step, sequence: sequence)
     }
 
+    /// Token offset where sequence `sequence` of eval batch `batch` starts in the val split.
+    public func evalOffset(batch: Int, sequence: Int) -> Int {
+        val.start(draw: batch, sequence: sequence)
+    }
+
     /// Writes sequences `sequences` (lo..<hi) of step `step`'s global batch: (hi − lo, T) inputs
     /// and the same windows shifted by one token as targets.
     public func fill(step: Int, sequences: Range<Int>,

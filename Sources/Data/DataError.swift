@@ -34,6 +34,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     /// A multiple-choice task file that cannot be read or holds no items: `message` follows the
     /// path ("does not exist", "is a folder, not a file", ...).
     case taskFile(path: String, message: String)
+    /// A span-corruption setting that cannot work: `reason` names the keys (`SpanCorruption`).
+    case spanCorruption(String)
+    /// Seq2seq pairs too few to give each split one: `pairs` read, `valFraction` the split asked.
+    case tooFewPairs(path: String, pairs: Int, valFraction: Double)
 
     public var description: String {
         switch self {
@@ -77,6 +81,11 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             "token shard '\(path)': token \(position) is id \(id), not below the vocabulary size \(vocabSize)"
         case .taskFile(let path, let message):
             "task file '\(path)' \(oneLine(message))"
+        case .spanCorruption(let reason):
+            "span corruption: \(oneLine(reason))"
+        case .tooFewPairs(let path, let pairs, let valFraction):
+            "seq2seq data '\(path)' holds \(pairs) pair\(pairs == 1 ? "" : "s"), too few to give the train and validation "
+                + "splits one each at a validation fraction of \(valFraction)"
         }
     }
 }
