@@ -77,47 +77,12 @@ public struct Corpus: Sendable {
     /// Maps the shards of a folder made by `tessera prepare`, checking each against the index:
     /// header, size, CRC-32C and every id below the index's vocabulary size.
     public init(preparedFolder folder: String, blockSize: Int) throws {
-        let index = try ShardIndex.read(folder: folder)
-        let indexPath = folder + "/" + ShardIndex.fileName
-        guard let kind = TokenizerKind(rawValue: index.tokenizer) else {
-            throw DataError.badIndex(path: indexPath, reason: "unknown tokenizer '\(index.tokenizer)'")
-        }
-        let base = try makeTokenizer(kind: kind, serialized: index.tokenizerData)
-        guard index.vocabSize == base.vocabSizeWithEndOfText, index.endOfText == Int(base.endOfText) else {
-            throw DataError.badIndex(path: indexPath, reason: "vocab_size \(index.vocabSize) and end_of_text \(index.endOfText) "
-                + "disagree with its tokenizer's \(base.vocabSizeWithEndOfText) and \(base.endOfText)")
-        }
-        let width = TokenShard.width(vocabSize: index.vocabSize)
-        guard index.dtype == (width == 2 ? "uint16" : "uint32") else {
-            throw DataError.badIndex(path: indexPath, reason: "dtype '\(index.dtype)' does not fit vocab_size \(index.vocabSize)")
-        }
-        var segments: [ShardSegment] = [], start = 0
-        for record in index.shards {
-            guard isPlainFileName(record.file) else {
-                throw DataError.badIndex(path: indexPath, reason: "shard file '\(record.file)' is not a plain file name in the folder")
-            }
-            guard let crc = record.checksum else {
-                throw DataError.badIndex(path: indexPath, reason: "shard '\(record.file)' has crc32c '\(record.crc32c)', not 0x and 8 hex digits")
-            }
-            guard record.tokens >= 0 else {
-                throw DataError.badIndex(path: indexPath, reason: "shard '\(record.file)' records \(record.tokens) tokens")
-            }
-            let file = try MappedFile(path: folder + "/" + record.file)
-            let payload = try TokenShard.validate(file, tokens: record.tokens, width: width, crc: crc, vocabSize: index.vocabSize)
-            segments.append(ShardSegment(file: file, payload: payload, width: width, start: start, count: record.tokens))
-            start += record.tokens
-        }
-        guard start == index.tokens else {
-            throw DataError.badIndex(path: indexPath, reason: "its shards hold \(start) tokens, but it records \(index.tokens)")
-        }
-        guard index.trainTokens >= 0, index.valTokens >= 0, index.trainTokens <= start, index.valTokens == start - index.trainTokens else {
-            throw DataError.badIndex(path: indexPath, reason: "train_tokens \(index.trainTokens) + val_tokens \(index.valTokens) "
-                + "do not add up to its \(start) tokens")
-        }
+        let prepared = try PreparedFolder(folder: folder, format: ShardIndex.formatName)
+        let index = prepared.index
         try Corpus.checkSplits(path: folder, train: index.trainTokens, val: index.valTokens, blockSize: blockSize)
-        self.init(path: folder, tokenizer: DocumentTokenizer(base: base),
-                  train: TokenStore(shards: segments, range: 0..<index.trainTokens),
-                  val: TokenStore(shards: segments, range: index.trainTokens..<start))
+        self.init(path: folder, tokenizer: DocumentTokenizer(base: prepared.base),
+                  train: TokenStore(shards: prepared.segments, range: 0..<index.trainTokens),
+                  val: TokenStore(shards: prepared.segments, range: index.trainTokens..<index.tokens))
     }
 
     /// Whether `path` is a folder holding an index.json.

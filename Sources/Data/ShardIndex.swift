@@ -18,6 +18,9 @@ import Foundation
 /// split the rest.
 public struct ShardIndex: Codable, Sendable, Equatable {
     public static let formatName = "tessera-token-shards"
+    /// A folder of seq2seq pairs: the same shards, each pair its input, end of text, its target,
+    /// end of text (see `PairShards`).
+    public static let pairFormatName = "tessera-pair-shards"
     public static let fileName = "index.json"
 
     public var format = ShardIndex.formatName
@@ -42,8 +45,11 @@ public struct ShardIndex: Codable, Sendable, Equatable {
     }
 
     /// The index for `shards` (in order) written with `tokenizer`, split at nanoGPT's
-    /// `int(n * (1 - valFraction))`.
-    public init(tokenizer: any Tokenizer, valFraction: Double, shards: [ShardRecord]) {
+    /// `int(n * (1 - valFraction))`, or for pairs (`format` `pairFormatName`) at `trainTokens`,
+    /// the start of the first validation pair.
+    public init(tokenizer: any Tokenizer, valFraction: Double, shards: [ShardRecord], format: String = ShardIndex.formatName,
+                trainTokens: Int? = nil) {
+        self.format = format
         self.tokenizer = tokenizer.kind.rawValue
         tokenizerData = tokenizer.serialized
         vocabSize = tokenizer.vocabSizeWithEndOfText
@@ -53,8 +59,8 @@ public struct ShardIndex: Codable, Sendable, Equatable {
         tokens = shards.reduce(0) { $0 + $1.tokens }
         sourceBytes = shards.reduce(0) { $0 + $1.sourceBytes }
         self.valFraction = valFraction
-        trainTokens = Int(Double(tokens) * (1 - valFraction))
-        valTokens = tokens - trainTokens
+        self.trainTokens = trainTokens ?? Int(Double(tokens) * (1 - valFraction))
+        valTokens = tokens - self.trainTokens
         self.shards = shards
     }
 
@@ -64,8 +70,9 @@ public struct ShardIndex: Codable, Sendable, Equatable {
         return Array(try! encoder.encode(self)) + [0x0A]  // plain values only: encoding cannot fail
     }
 
-    /// Reads `folder/index.json`.
-    public static func read(folder: String) throws -> ShardIndex {
+    /// Reads `folder/index.json`, which must be of `format`: `formatName` (token shards) or
+    /// `pairFormatName` (seq2seq pairs).
+    public static func read(folder: String, format expected: String = formatName) throws -> ShardIndex {
         let path = folder + "/" + fileName
         let bytes = try FileBytes.contents(of: path)
         let index: ShardIndex
@@ -74,7 +81,11 @@ public struct ShardIndex: Codable, Sendable, Equatable {
         } catch {
             throw DataError.badIndex(path: path, reason: "not a readable index (\(error))")
         }
-        guard index.format == formatName else { throw DataError.badIndex(path: path, reason: "format is '\(index.format)', not '\(formatName)'") }
+        guard index.format == expected else {
+            let what = [formatName: "token shards", pairFormatName: "seq2seq pairs, from `tessera prepare --format seq2seq`"]
+            throw DataError.badIndex(path: path, reason: "format is '\(index.format)'" + (what[index.format].map { " (\($0))" } ?? "")
+                + ", but \(what[expected] ?? expected) are needed here")
+        }
         guard index.version == 1 else { throw DataError.badIndex(path: path, reason: "version \(index.version); this Tessera reads version 1") }
         return index
     }
