@@ -9,8 +9,11 @@
 ///                             "subject predicate object." statement per triple
 ///   anything else   binary    any bytes, framed as one document behind a modality tag line
 ///                             (`<|image|>`, `<|audio|>` or `<|binary|>`); byte tokenizer only
+///
+/// and, only when `--format seq2seq` says so, `seq2seq`: JSONL of `{"input": ..., "target": ...}`
+/// pairs, written as pair shards (`PairShards`) for an encoder-decoder model.
 public enum InputFormat: String, CaseIterable, Sendable {
-    case text, jsonl, csv, tsv, triples, binary
+    case text, jsonl, csv, tsv, triples, binary, seq2seq
 
     /// The format for `path` by its extension.
     public static func detect(path: String) -> InputFormat {

@@ -14,6 +14,14 @@ public struct UnitDocuments: Sendable {
     public var binary: [UInt8]?
     /// Input bytes this unit covers.
     public var sourceBytes = 0
+    /// A seq2seq unit's pairs (then `texts` is empty), and the file they come from.
+    public var pairs: [TextPair]?
+    public var path = ""
+
+    /// Every text the unit holds, pairs' inputs and targets included: what a char vocabulary needs.
+    public var allTexts: [String] {
+        texts + (pairs ?? []).flatMap { [$0.input, $0.target] }
+    }
 }
 
 /// Reads units and encodes them into token ids with each complete document's end-of-text id.
@@ -24,7 +32,12 @@ public struct UnitReader: Sendable {
 
     public func documents(_ unit: PrepareUnit) throws(DataError) -> UnitDocuments {
         let bytes = try FileBytes.range(unit.bytes, of: unit.path)
-        var result = UnitDocuments(sourceBytes: bytes.count)
+        var result = UnitDocuments(sourceBytes: bytes.count, path: unit.path)
+        if unit.format == .seq2seq {
+            // Checked line by line, so that every error, a long line or bad UTF-8 included, names its line.
+            result.pairs = try Seq2SeqPairs.read(bytes: bytes, path: unit.path)
+            return result
+        }
         if unit.format == .binary {
             result.binary = Array((InputFormat.modalityTag(path: unit.path) + "\n").utf8) + bytes
             return result
@@ -41,14 +54,18 @@ public struct UnitReader: Sendable {
         case .csv: result.texts = try StructuredText.table(bytes, path: unit.path, separator: UInt8(ascii: ","))
         case .tsv: result.texts = try StructuredText.table(bytes, path: unit.path, separator: 0x09)
         case .triples: result.texts = try StructuredText.nTriples(bytes, path: unit.path)
-        case .binary: break
+        case .binary, .seq2seq: break
         }
         result.texts.removeAll { $0.isEmpty }
         return result
     }
 
-    /// The unit's token ids: each document's, followed by `tokenizer.endOfText` when it ends here.
+    /// The unit's token ids: each document's, followed by `tokenizer.endOfText` when it ends here;
+    /// for seq2seq, each pair's input and target so (`PairShards`), and the count of pairs.
     public static func encode(_ documents: UnitDocuments, tokenizer: any Tokenizer) throws -> (tokens: [Int32], documents: Int) {
+        if let pairs = documents.pairs {
+            return (try PairShards.encode(pairs, tokenizer: tokenizer, path: documents.path).tokens, pairs.count)
+        }
         var tokens: [Int32] = [], count = 0
         if let binary = documents.binary {
             precondition(tokenizer.kind == .byte, "binary documents need the byte tokenizer")
