@@ -13,7 +13,7 @@ import MPI
 /// finished without error; rank 0 then writes index.json (also renamed into place).
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Encode text, JSONL, CSV/TSV, N-Triples and binary files into token shards.")
+        abstract: "Encode text, JSONL, CSV/TSV, N-Triples and binary files into token shards, or seq2seq pairs into pair shards.")
 
     @Option(help: "char, byte or sentencepiece.")
     var tokenizer: String
@@ -27,7 +27,7 @@ struct Prepare: ParsableCommand {
     @Option(help: "The folder for the shards and index.json.")
     var output: String
 
-    @Option(help: "auto (by extension: .txt/.md text, .jsonl, .csv, .tsv, .nt, anything else binary) or one of text, jsonl, csv, tsv, triples, binary for every input.")
+    @Option(help: "auto (by extension: .txt/.md text, .jsonl, .csv, .tsv, .nt, anything else binary) or one of text, jsonl, csv, tsv, triples, binary for every input; seq2seq: every input is JSONL of {\"input\": ..., \"target\": ...} pairs, written as pair shards for an encoder-decoder model.")
     var format: String = "auto"
 
     @Option(name: .customLong("jsonl-template"), help: "How a JSONL record becomes text, e.g. \"{question}\\n{answer}\" (default: its \"text\" field, else every field as key: value lines).")
@@ -48,6 +48,9 @@ struct Prepare: ParsableCommand {
         }
         guard format == "auto" || InputFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be auto, " + InputFormat.allCases.map(\.rawValue).joined(separator: ", ") + "; got '\(format)'")
+        }
+        guard format != InputFormat.seq2seq.rawValue || jsonlTemplate == nil else {
+            throw ValidationError("--jsonl-template does not go with --format seq2seq: pairs are read from \"input\" and \"target\"")
         }
         guard !input.isEmpty else { throw ValidationError("--input needs at least one file or folder") }
         guard valFraction > 0 && valFraction < 1 else { throw ValidationError("--val-fraction must be in (0, 1), got \(valFraction)") }
@@ -88,7 +91,7 @@ struct Prepare: ParsableCommand {
             var scalars = Set<Unicode.Scalar>()
             failure = nil
             do {
-                for i in mine { for text in try reader!.documents(units[i]).texts { scalars.formUnion(text.unicodeScalars) } }
+                for i in mine { for text in try reader!.documents(units[i]).allTexts { scalars.formUnion(text.unicodeScalars) } }
             } catch {
                 failure = "\(error)"
             }
@@ -126,6 +129,20 @@ struct Prepare: ParsableCommand {
         }
         try agreeOrExit(world, failure)
 
+        // Pairs split by count: too few to give each split one is bad input, agreed on by every
+        // rank before any shard is in place.
+        if format == InputFormat.seq2seq.rawValue {
+            let local = stride(from: 2, to: results.count, by: 5).reduce(Int64(0)) { $0 + results[$1] }
+            let pairs = Int(try world.allReduce(local, op: .sum))
+            failure = nil
+            if !(1..<pairs).contains(Int(Double(pairs) * (1 - valFraction))) {
+                let source = input.count == 1 ? input[0] : "the --input files"
+                failure = "\(DataError.tooFewPairs(path: source, pairs: pairs, valFraction: valFraction))"
+                for file in temporary { unlink(file.from) }
+            }
+            try agreeOrExit(world, failure)
+        }
+
         // 4. Every rank finished: shards into place, then the index from rank 0.
         failure = nil
         for file in temporary where rename(file.from, file.to) != 0 {
@@ -139,6 +156,8 @@ struct Prepare: ParsableCommand {
                 try writeIndex(gathered, units: units, tokenizer: tokenizer, started: started, ranks: world.size)
             } catch {
                 failure = "\(error)"
+                // No index, so no shard either (a folder of pairs too few to split, say).
+                for i in units.indices { unlink((output as NSString).appendingPathComponent(PrepareUnit.shardName(i))) }
             }
         }
         try agreeOrExit(world, failure, code: 1)
@@ -169,7 +188,10 @@ struct Prepare: ParsableCommand {
                                      documents: Int(gathered[r + 2]), sourceBytes: Int(gathered[r + 3]),
                                      crc32c: UInt32(gathered[r + 4]))
         }
-        let index = ShardIndex(tokenizer: tokenizer, valFraction: valFraction, shards: records.map { $0! })
+        let pairs = format == InputFormat.seq2seq.rawValue
+        let index = pairs
+            ? try PairShards.index(folder: output, tokenizer: tokenizer, valFraction: valFraction, shards: records.map { $0! })
+            : ShardIndex(tokenizer: tokenizer, valFraction: valFraction, shards: records.map { $0! })
         guard index.trainTokens >= 1, index.valTokens >= 1 else {
             throw ValidationError("the inputs hold only \(index.tokens) tokens, too few to split")
         }
@@ -186,8 +208,8 @@ struct Prepare: ParsableCommand {
 
         let seconds = MPIEnvironment.wallTime() - started
         let f = { (x: Double) in String(format: "%.2f", x) }
-        print("prepared \(output): \(index.documents) documents, \(index.tokens) tokens "
-              + "(train \(index.trainTokens), val \(index.valTokens)) in \(index.shards.count) shards of \(index.dtype)")
+        print("prepared \(output): \(index.documents) \(pairs ? "pairs" : "documents"), \(index.tokens) tokens "
+              + "(train \(index.trainTokens), val \(index.valTokens)) in \(index.shards.count) \(pairs ? "pair " : "")shards of \(index.dtype)")
         print("  \(index.sourceBytes) input bytes, \(f(Double(index.sourceBytes) / Double(max(index.tokens, 1)))) bytes/token, "
               + "vocabulary \(index.vocabSize) (end-of-text id \(index.endOfText)), \(tokenizer.kind.rawValue) tokenizer")
         print("  \(f(seconds)) s on \(ranks) rank\(ranks == 1 ? "" : "s"): \(Int(Double(index.tokens) / seconds)) tokens/s")

@@ -59,6 +59,48 @@ struct PrepareTests {
         #expect(Self.contents(output).isEmpty, "left behind: \(Self.contents(output).keys.sorted())")
     }
 
+    /// `--format seq2seq`: pair shards (input, end of text, target, end of text per pair) and an
+    /// index split by pairs, the same bytes on any number of ranks; a bad line, or pairs too few
+    /// to split, exit 2 with one line and leave nothing behind.
+    @Test func seq2seqPairShardsAreTheSameOnOneAndThreeRanksAndBadPairsLeaveNothing() throws {
+        let root = Tessera.temporaryDirectory("prepare-seq2seq")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let inputs = try (0..<3).map { file in
+            let url = root.appendingPathComponent("pairs-\(file).txt")  // the extension does not matter: --format decides
+            let lines = (0..<(4 + file)).map { #"{"input": "Übersetze \#(file)-\#($0)", "target": "translate \#(file)-\#($0)"}"# }
+            try Foundation.Data((lines.joined(separator: "\n") + "\n").utf8).write(to: url)
+            return url.path
+        }
+        let one = root.appendingPathComponent("one"), three = root.appendingPathComponent("three")
+        let arguments = ["--tokenizer", "char", "--format", "seq2seq", "--val-fraction", "0.25", "--input"] + inputs
+        let a = Self.prepare(np: 1, arguments, output: one), b = Self.prepare(np: 3, arguments, output: three)
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+        #expect(a.stdout.contains("prepared \(one.path): 15 pairs") && a.stdout.contains("3 pair shards"), "\(a.stdout)")
+        let files = Self.contents(one)
+        #expect(files.keys.sorted() == ["index.json", "shard_00000.bin", "shard_00001.bin", "shard_00002.bin"], "\(files.keys.sorted())")
+        #expect(files == Self.contents(three), "1 and 3 ranks differ")
+        let index = try #require(try JSONSerialization.jsonObject(with: files["index.json"]!) as? [String: Any])
+        #expect(index["format"] as? String == "tessera-pair-shards" && index["documents"] as? Int == 15)
+        // int(15 × 0.75) = 11 pairs train: all of the first two files (4 + 5) and 2 of the third.
+        let shards = try #require(index["shards"] as? [[String: Any]])
+        let tokens = shards.compactMap { $0["tokens"] as? Int }
+        #expect(shards.compactMap { $0["documents"] as? Int } == [4, 5, 6])
+        let pairTokens = ("Übersetze 2-0".count + 1) + ("translate 2-0".count + 1)
+        #expect(index["train_tokens"] as? Int == tokens[0] + tokens[1] + 2 * pairTokens, "\(index)")
+
+        let bad = root.appendingPathComponent("bad.jsonl")
+        try Foundation.Data((#"{"input": "a", "target": "b"}"# + "\n" + #"{"input": "a", "target": 7}"# + "\n").utf8).write(to: bad)
+        let few = root.appendingPathComponent("few.jsonl")
+        try Foundation.Data((#"{"input": "a", "target": "b"}"# + "\n").utf8).write(to: few)
+        for (input, mentions) in [(bad.path, "'\(bad.path)' line 2: \"target\" is a number, not a string"), (few.path, "holds 1 pair, too few")] {
+            let output = root.appendingPathComponent("out-" + URL(fileURLWithPath: input).lastPathComponent)
+            let result = Self.prepare(np: 2, ["--tokenizer", "byte", "--format", "seq2seq", "--input", input], output: output)
+            let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+            #expect(result.status == 2 && errors.count == 1 && errors[0].contains(mentions), "\(result.stderr)")
+            #expect(Self.contents(output).isEmpty, "left behind: \(Self.contents(output).keys.sorted())")
+        }
+    }
+
     @Test func sentencePieceShardsTrainOnTwoRanksAndTheLossFalls() throws {
         let root = Tessera.temporaryDirectory("prepare-spm")
         defer { try? FileManager.default.removeItem(at: root) }
