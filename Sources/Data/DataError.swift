@@ -38,6 +38,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case spanCorruption(String)
     /// Seq2seq pairs too few to give each split one: `pairs` read, `valFraction` the split asked.
     case tooFewPairs(path: String, pairs: Int, valFraction: Double)
+    /// A sentence-pairs file for `tessera eval bias` that cannot be read or holds no pairs.
+    case pairsFile(path: String, message: String)
 
     public var description: String {
         switch self {
@@ -86,6 +88,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
         case .tooFewPairs(let path, let pairs, let valFraction):
             "seq2seq data '\(path)' holds \(pairs) pair\(pairs == 1 ? "" : "s"), too few to give the train and validation "
                 + "splits one each at a validation fraction of \(valFraction)"
+        case .pairsFile(let path, let message):
+            "pairs file '\(path)' \(oneLine(message))"
         }
     }
 }

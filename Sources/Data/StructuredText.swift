@@ -84,10 +84,10 @@ enum StructuredText {
         return result
     }
 
-    private struct Row { let line: Int; let fields: [String] }
+    struct Row { let line: Int; let fields: [String] }
 
     /// Rows of fields; every row must have as many fields as the header. Blank lines are skipped.
-    private static func parseTable(_ bytes: [UInt8], path: String, separator: UInt8) throws(DataError) -> [Row] {
+    static func parseTable(_ bytes: [UInt8], path: String, separator: UInt8) throws(DataError) -> [Row] {
         let quoting = separator == UInt8(ascii: ",")
         var rows: [Row] = [], fields: [String] = [], field: [UInt8] = []
         var line = 1, rowLine = 1, inQuotes = false, quoted = false, i = 0
@@ -282,9 +282,10 @@ private struct TermScanner {
     }
 }
 
-private extension String {
+extension String {
+    /// Without leading and trailing spaces (U+0020 only).
     var trimmingSpaces: String {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
-    var replacingUnderscores: String { String(map { $0 == "_" ? " " : $0 }) }
+    fileprivate var replacingUnderscores: String { String(map { $0 == "_" ? " " : $0 }) }
 }

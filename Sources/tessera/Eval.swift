@@ -6,10 +6,20 @@ import Data
 import Foundation
 import Training
 
-/// `tessera eval`: multiple-choice accuracy of a trained model on a JSONL task, scored as
-/// lm-evaluation-harness scores its multiple-choice tasks (docs/evaluation.md). On one process.
+/// `tessera eval`: scores of a trained model, on one process (docs/evaluation.md). The
+/// multiple-choice scorer is the default subcommand, so `tessera eval --checkpoint C --task F`
+/// means `tessera eval choice --checkpoint C --task F`.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Score a model: multiple-choice accuracy (the default) or a sentence-pair bias report.",
+        subcommands: [EvalChoice.self, EvalBias.self], defaultSubcommand: EvalChoice.self)
+}
+
+/// `tessera eval [choice]`: multiple-choice accuracy of a trained model on a JSONL task, scored as
+/// lm-evaluation-harness scores its multiple-choice tasks (docs/evaluation.md). On one process.
+struct EvalChoice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "choice",
         abstract: "Score a model on a multiple-choice task: accuracy and length-normalised accuracy.")
 
     @Option(help: "A model.h5 file, a checkpoint folder, or a run directory (its model.h5, else its latest checkpoint).")
