@@ -47,7 +47,7 @@ let package = Package(
         // Hugging Face model folders (config.json, safetensors weights, tokenizer files) to and from
         // Tessera's parameters: one table per model family.
         .target(name: "Interop", dependencies: ["SafeTensors", "Model", "Data", "FileSystem"]),
-        .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config", "FileSystem", "Interop"]),
+        .target(name: "Training", dependencies: ["Model", "Parallel", "MPI", "Data", "Checkpoint", "Config", "FileSystem", "Interop", "CKernels"]),
         // The cost model behind `tessera plan`: pure arithmetic over the model's and layout's sizes.
         .target(name: "Planning", dependencies: ["Model", "Parallel", "Kernels", "Config"]),
         // `tessera launch`: options, hostfiles, the mpirun command line and restarts, apart from MPI itself.
@@ -78,8 +78,9 @@ let package = Package(
         .testTarget(name: "LaunchTests", dependencies: ["Launch"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "FileSystem"]),
         .testTarget(name: "InteropTests", dependencies: ["Interop", "SafeTensors", "Model", "Data", "Training", "Checkpoint", "Config"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model", "Config", "Checkpoint"]),
+        .target(name: "DashboardReaders", path: "Tests/DashboardReaders"),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model", "Config", "Checkpoint", "DashboardReaders"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model", "Parallel"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint", "DashboardReaders"]),
     ]
 )

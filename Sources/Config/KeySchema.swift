@@ -6,6 +6,8 @@ enum Schema {
         KeySpec("run", "dir", .text(\.run.dir)),
         KeySpec("run", "seed", .integer(\.run.seed)),
         KeySpec("run", "peak_gflops", .number(\.run.peakGflops)),
+        KeySpec("run", "tensorboard", .bool(\.run.tensorboard)),
+        KeySpec("run", "prometheus", .bool(\.run.prometheus)),
 
         KeySpec("data", "path", .text(\.data.path)),
         KeySpec("data", "tokenizer", .choice(\.data.tokenizer)),
@@ -100,6 +102,7 @@ struct KeySpec: Sendable {
         case choice(names: [String], read: @Sendable (TesseraConfig) -> String,
                     write: @Sendable (inout TesseraConfig, String) -> Bool)
         case flag(read: @Sendable (TesseraConfig) -> Bool, write: @Sendable (inout TesseraConfig, Bool) -> Void)
+        case bool(WritableKeyPath<TesseraConfig, Bool> & Sendable)
         case lossScale
 
         static func choice<E: RawRepresentable & CaseIterable & Sendable>(
@@ -140,7 +143,7 @@ struct KeySpec: Sendable {
             case .number: "a number"
             case .text: "a string"
             case .choice(let names, _, _): "one of " + names.joined(separator: ", ")
-            case .flag: "true or false"
+            case .flag, .bool: "true or false"
             case .lossScale: "\"dynamic\", \"none\" or a positive number"
             }
         }
@@ -150,7 +153,7 @@ struct KeySpec: Sendable {
     var acceptsBareWord: Bool {
         switch access {
         case .text, .choice, .lossScale: true
-        case .integer, .number, .flag: false
+        case .integer, .number, .flag, .bool: false
         }
     }
 
@@ -161,6 +164,7 @@ struct KeySpec: Sendable {
         case .text(let path): .string(config[keyPath: path])
         case .choice(_, let read, _): .string(read(config))
         case .flag(let read, _): .bool(read(config))
+        case .bool(let path): .bool(config[keyPath: path])
         case .lossScale: config.precision.lossScale.configValue
         }
     }
@@ -184,6 +188,8 @@ struct KeySpec: Sendable {
             break
         case (.flag(_, let write), .bool(let value)):
             write(&config, value)
+        case (.bool(let path), .bool(let value)):
+            config[keyPath: path] = value
         case (.choice, .string):
             throw notAChoice(value, source: source)
         case (.lossScale, _):

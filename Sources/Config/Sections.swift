@@ -13,11 +13,15 @@ public struct RunConfig: Sendable, Codable, Equatable {
     /// sgemm GFLOP/s per rank that model FLOPs utilisation is reported against; 0 = measured at
     /// start-up by every rank at once on the model's largest GEMM.
     public var peakGflops = 0.0
+    /// TensorBoard event files under RUN_DIR/tensorboard/, one event per metrics row.
+    public var tensorboard = false
+    /// RUN_DIR/metrics.prom in the Prometheus text format, the latest value of every metric.
+    public var prometheus = false
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case dir, seed, peakGflops = "peak_gflops"
+        case dir, seed, peakGflops = "peak_gflops", tensorboard, prometheus
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// RUN_DIR/metrics.jsonl: one JSON object a line, written by one rank, flushed every line so a
 /// crash loses nothing already logged.
-public final class MetricsLog {
+public final class MetricsLog: MetricsSink {
     private let handle: FileHandle
 
     /// Truncates on a fresh run. On resume from the checkpoint after step `resumedAfter`, keeps
@@ -33,13 +33,13 @@ public final class MetricsLog {
         try write(fields.map { ($0.key, $0.value) })
     }
 
-    public func write(_ fields: [(key: String, value: MetricValue)]) throws {
+    public func write(_ fields: MetricsRow) throws {
         let body = fields.map { "\"\($0.key)\": \($0.value.json)" }.joined(separator: ", ")
         try handle.write(contentsOf: Data("{\(body)}\n".utf8))
     }
 }
 
-public enum MetricValue {
+public enum MetricValue: Sendable {
     case int(Int)
     case number(Double)
 

@@ -12,7 +12,8 @@ final class RunReport {
     private let setup: TrainingSetup
     private let groups: ProcessGroups
     private let isLogger: Bool
-    private let metrics: MetricsLog?
+    /// Where every metrics row goes (rank 0 only): metrics.jsonl, then the optional dashboards.
+    private let sinks: [MetricsSink]
     let utilisation: Utilisation
     /// When the first step started, for the ETA.
     private var started = MPIEnvironment.wallTime()
@@ -29,20 +30,25 @@ final class RunReport {
     /// all-reduce), and this process's CPU time per step (all its threads), for the summary at the end.
     private var stepSeconds: [Double] = [], communicationShares: [Double] = [], stepCPUSeconds: [Double] = []
 
-    /// Opens RUN_DIR/metrics.jsonl on rank 0 (a resumed run continues the file its checkpoint's run
-    /// wrote) and establishes the MFU peak (every rank).
+    /// Opens the metrics sinks on rank 0: RUN_DIR/metrics.jsonl (a resumed run continues the file its
+    /// checkpoint's run wrote), and with `run.tensorboard` and `run.prometheus` the event file and
+    /// metrics.prom; establishes the MFU peak (every rank).
     init(setup: TrainingSetup, groups: ProcessGroups, startStep: Int) throws {
         self.setup = setup
         self.groups = groups
         isLogger = groups.world.rank == 0
-        let runDir = setup.config.run.dir
+        let run = setup.config.run, resumed = startStep > 1
+        var sinks: [MetricsSink] = []
         if isLogger {
-            try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-            metrics = try MetricsLog(path: runDir + "/metrics.jsonl", append: startStep > 1,
-                                     resumedAfter: startStep > 1 ? startStep - 1 : nil)
-        } else {
-            metrics = nil
+            try FileManager.default.createDirectory(atPath: run.dir, withIntermediateDirectories: true)
+            sinks.append(try MetricsLog(path: run.dir + "/metrics.jsonl", append: resumed,
+                                        resumedAfter: resumed ? startStep - 1 : nil))
+            if run.tensorboard {
+                sinks.append(try TensorBoardLog(directory: run.dir + "/tensorboard", resumedAt: resumed ? startStep : nil))
+            }
+            if run.prometheus { sinks.append(PrometheusFile(path: run.dir + "/metrics.prom")) }
         }
+        self.sinks = sinks
         utilisation = try Utilisation.establish(setup: setup, world: groups.world)
     }
 
@@ -77,7 +83,7 @@ final class RunReport {
             ("tokens_per_s", .number((tokensPerSecond * 10).rounded() / 10)),
             ("step_ms", .number((seconds * 1e5).rounded() / 100)), ("mfu", .number((mfu * 1e6).rounded() / 1e6)),
         ]
-        try metrics?.write(row + fields)
+        try log(row + fields)
         let steps = config.train.steps
         let eta = (MPIEnvironment.wallTime() - started) / Double(step) * Double(steps - step)
         progress("step \(step)/\(steps) | loss \(String(format: "%.4f", loss)) | "
@@ -88,8 +94,13 @@ final class RunReport {
     /// An eval row and its progress line.
     func evaluation(_ step: Int, _ evaluation: Evaluation) throws {
         guard isLogger else { return }
-        try metrics?.write([("step", .int(step))] + evaluation.fields)
+        try log([("step", .int(step))] + evaluation.fields)
         progress(evaluation.line)
+    }
+
+    /// The one place a row leaves: every sink gets the same row.
+    private func log(_ row: MetricsRow) throws {
+        for sink in sinks { try sink.write(row) }
     }
 
     /// Derived figures, once, from rank 0; activation memory is gathered from every stage.
@@ -129,7 +140,8 @@ final class RunReport {
             "tessera: MFU against \(String(format: "%.1f", utilisation.peakGFLOPs)) GFLOP/s per rank "
                 + "(\(utilisation.source)); model \(String(format: "%.2f", utilisation.flopsPerToken / 1e6)) MFLOP per token",
             "tessera: OpenBLAS \(BLAS.coreName) kernels, \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank",
-            "tessera: writing \(c.run.dir)/metrics.jsonl",
+            "tessera: writing \(c.run.dir)/metrics.jsonl" + (c.run.tensorboard ? ", tensorboard/" : "")
+                + (c.run.prometheus ? ", metrics.prom" : ""),
         ]
         for line in lines { progress(line) }
         started = MPIEnvironment.wallTime()
