@@ -44,6 +44,44 @@ struct DashboardTests {
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
+    /// A run that logged steps 9–12 past its last checkpoint (step 8) resumes there: the new event
+    /// file opens with a SessionLog START at step 9, so TensorBoard's rule (drop earlier events at
+    /// steps from 9 on) leaves each step once with metrics.jsonl's loss.
+    @Test func resumedRunAddsAnEventFileWhoseSessionStartOrphansTheCrashedSteps() throws {
+        let dashboards = ["run.tensorboard=true", "run.prometheus=true", "checkpoint.every=8"]
+        let first = Tessera.train(np: 2, overrides: dashboards, label: "dashboards-resume")
+        #expect(first.status == 0, "\(first.stderr)")
+        // The state a crash after logging step 12 but before its save completed leaves.
+        let checkpoints = first.runDir.appendingPathComponent("checkpoints")
+        try FileManager.default.removeItem(at: checkpoints.appendingPathComponent("step_00000012"))
+        try "step_00000008\n".write(to: checkpoints.appendingPathComponent("latest"), atomically: true, encoding: .utf8)
+        Thread.sleep(forTimeInterval: 1.1)  // a new second, so a new file name
+        let resumed = Tessera.train(np: 2, overrides: dashboards + ["train.steps=16"], label: "dashboards-resume",
+                                    runDir: first.runDir)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+
+        let board = first.runDir.appendingPathComponent("tensorboard")
+        let files = try FileManager.default.contentsOfDirectory(atPath: board.path).sorted()
+        try #require(files.count == 2, "\(files)")
+        let old = try readTFRecords(Array(Data(contentsOf: board.appendingPathComponent(files[0])))).map(DecodedEvent.init)
+        let new = try readTFRecords(Array(Data(contentsOf: board.appendingPathComponent(files[1])))).map(DecodedEvent.init)
+        #expect(old.compactMap { $0.scalar("loss") }.count == 12)
+        try #require(new.count > 2)
+        #expect(new[0].fileVersion == "brain.Event:2")
+        #expect(new[1].sessionStatus == 1 && new[1].step == 9)
+        var merged: [Int: Float] = [:]
+        for event in old.filter({ $0.step < 9 }) + new {
+            guard let loss = event.scalar("loss") else { continue }
+            #expect(merged[Int(event.step)] == nil, "step \(event.step) twice")
+            merged[Int(event.step)] = loss
+        }
+        let losses = try exactValues(resumed, key: "loss")
+        #expect(losses.count == 16)
+        #expect(merged == losses.mapValues { Float($0) })
+        let prom = try PrometheusText(String(contentsOf: first.runDir.appendingPathComponent("metrics.prom"), encoding: .utf8))
+        #expect(prom.samples["tessera_step"] == 16 && prom.samples["tessera_loss"] == losses[16])
+    }
+
     /// step → `key` from metrics.jsonl, parsed from the number's text with `Double(_:)`: Foundation's
     /// JSONSerialization on Linux can miss the nearest double by a few units in the last place
     /// (3.6622272543609142 read as ...156), which an exact comparison would take for a mismatch.
