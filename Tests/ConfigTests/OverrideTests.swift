@@ -73,3 +73,15 @@ import Testing
     #expect(try parseError("", ["model.n_layer="])
         == .badOverride(text: "model.n_layer=", reason: "the value is missing"))
 }
+
+@Test func dashboardSwitchesAreBooleansOffByDefault() throws {
+    let defaults = try TesseraConfig.parse(toml: "")
+    #expect(!defaults.run.tensorboard && !defaults.run.prometheus)
+    let on = try TesseraConfig.parse(toml: "[run]\ntensorboard = true\n", overrides: ["run.prometheus=true"])
+    #expect(on.run.tensorboard && on.run.prometheus)
+    #expect(on.tomlText().contains("tensorboard = true") && on.tomlText().contains("prometheus = true"))
+    #expect(try parseError("[run]\nprometheus = 1\n")
+        == .wrongType(key: "run.prometheus", expected: "true or false", found: "an integer 1", source: "x.toml"))
+    #expect(try parseError("", ["run.tensorboard=yes"]).description
+        == "run.tensorboard must be true or false, got 'yes' in --set run.tensorboard=yes")
+}
