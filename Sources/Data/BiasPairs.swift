@@ -54,12 +54,7 @@ public struct BiasPairs: Sendable {
 
     /// The pairs of a pairs file's `bytes`; `path` is for messages.
     public init(bytes: [UInt8], path: String) throws(DataError) {
-        if let offset = UTF8Check.firstInvalidOffset(bytes) {
-            let line = 1 + bytes[..<offset].count { $0 == 0x0A }
-            throw .badInput(path: path, location: "line \(line)", reason: "not valid UTF-8 (byte \(offset) of the file)")
-        }
-        // A UTF-8 byte order mark, as spreadsheets write, is not part of the first column's name.
-        let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
+        let body = try UTF8Check.textBody(bytes, path: path)
         let rows = try StructuredText.parseTable(body, path: path, separator: UInt8(ascii: ","))
         guard let header = rows.first else {
             throw .pairsFile(path: path, message: "is empty; it needs a header row naming \(Self.columns.joined(separator: ", "))")

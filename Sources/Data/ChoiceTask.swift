@@ -43,12 +43,7 @@ public struct ChoiceTask: Sendable {
 
     /// The items of a task file's `bytes`; `path` is for messages.
     public init(bytes: [UInt8], path: String) throws(DataError) {
-        if let offset = UTF8Check.firstInvalidOffset(bytes) {
-            let line = 1 + bytes[..<offset].count { $0 == 0x0A }
-            throw .badInput(path: path, location: "line \(line)", reason: "not valid UTF-8 (byte \(offset) of the file)")
-        }
-        // A UTF-8 byte order mark, as some editors write, is not part of the first line's JSON.
-        let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
+        let body = try UTF8Check.textBody(bytes, path: path)
         var items: [Item] = []
         for (number, line) in StructuredText.lines(body) where !line.allSatisfy({ [0x20, 0x09, 0x0D].contains($0) }) {
             items.append(try Self.item(line, number: number, path: path))
