@@ -16,27 +16,38 @@ public enum AttentionMask: Sendable {
 /// Scores are scale · q·k + bias[h, i, j], scale 1/√HS unless given: T5 does not scale (scale 1) and
 /// adds its relative position bias instead. Without a bias, with the default scale and causal mask,
 /// every product and rounding is the one this kernel made before bias and mask existed.
+///
+/// Key padding (`mask: .none` only): keyLengths, when given, holds B lengths, 1 ≤ keyLengths[b] ≤ T;
+/// sequence b's tokens at and past L = keyLengths[b] are padding. Every query then attends to keys
+/// 0..<L only: padded keys are left out of the scores, the max, the sum and the products (never
+/// read, so their contents, even NaN, change nothing), and their probabilities are exactly 0.
+/// Padded query rows t ≥ L still compute: their outputs are the same softmax over the valid keys
+/// of their own (padding) query, finite values the model ignores (their loss weight is 0).
+/// keyLengths nil, or every length T, is the unpadded kernel bit for bit.
 public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: ConstFloatPointer,
                              bias: RelativePositionBias? = nil,
                              B: Int, T: Int, NH: Int, NKV: Int? = nil, HS: Int,
-                             scale: Float? = nil, mask: AttentionMask = .causal) {
+                             scale: Float? = nil, mask: AttentionMask = .causal,
+                             keyLengths: UnsafePointer<Int32>? = nil) {
     let heads = AttentionHeads(NH: NH, NKV: NKV, HS: HS)
     let C = heads.C, row = heads.row
     let scale = scale ?? 1.0 / Float(HS).squareRoot()
     if let bias { checkBias(bias, positions: T, NH: NH) }
+    precondition(keyLengths == nil || mask == .none, "key lengths are for bidirectional (mask .none) attention")
     for b in 0..<B {
+        let L = keyLength(keyLengths, b, T)
         for h in 0..<NH {
             let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
             let p = att + (b * NH + h) * T * T
-            // Scores for the full square: the masked half is overwritten below. Cheaper than T
-            // small GEMV calls for the sizes this trainer runs.
-            BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
+            // Scores for the full square of valid keys: the masked half is overwritten below.
+            // Cheaper than T small GEMV calls for the sizes this trainer runs.
+            BLAS.sgemm(transA: false, transB: true, M: T, N: L, K: HS,
                        alpha: scale, q, lda: row, k, ldb: row, beta: 0.0, p, ldc: T)
-            if let bias { addPositionBias(p, bias, head: h, n: T, keys: T, position0: 0, mask: mask) }
+            if let bias { addPositionBias(p, bias, head: h, n: T, keys: T, validKeys: L, position0: 0, mask: mask) }
             for t in 0..<T {
-                softmaxRow(p + t * T, valid: mask == .causal ? t + 1 : T, width: T)
+                softmaxRow(p + t * T, valid: mask == .causal ? t + 1 : L, width: T)
             }
-            BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
+            BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: L,
                        alpha: 1.0, p, lda: T, v, ldb: row, beta: 0.0, out + b * T * C + h * HS, ldc: C)
         }
     }
@@ -59,7 +70,7 @@ public func cachedAttentionForward(_ out: FloatPointer, _ scores: FloatPointer, 
         let kv = (h / group) * HS
         BLAS.sgemm(transA: false, transB: true, M: n, N: L, K: HS,
                    alpha: scale, q + h * HS, lda: qStride, keys + kv, ldb: KV, beta: 0.0, scores, ldc: L)
-        if let bias { addPositionBias(scores, bias, head: h, n: n, keys: L, position0: p0, mask: .causal) }
+        if let bias { addPositionBias(scores, bias, head: h, n: n, keys: L, validKeys: L, position0: p0, mask: .causal) }
         for t in 0..<n {
             softmaxRow(scores + t * L, valid: p0 + t + 1, width: L)
         }
@@ -83,34 +94,39 @@ func softmaxRow(_ row: FloatPointer, valid: Int, width: Int) {
 /// dbias, the gradient of the bias table (same offset and ld as `bias.table`), += the sum over
 /// batch, heads' positions i and keys j of ∂L/∂score[h, i, j] into row buckets[j − i], column h:
 /// summed in Double over the call and added once. Without a dbias the table gets no gradient.
-/// `scratch` holds T·T floats. bias, B…HS, scale and mask as the forward's.
+/// `scratch` holds T·T floats. bias, B…HS, scale, mask and keyLengths as the forward's: padded
+/// keys' dk and dv are exactly 0 (written, not left as they were), and no gradient reaches a bias
+/// bucket through them; padded queries' dq is their rows' true gradient (0 when their dout is).
 public func attentionBackward(_ dqkv: FloatPointer, biasGradient dbias: FloatPointer? = nil, _ scratch: FloatPointer,
                               _ dout: ConstFloatPointer, _ att: ConstFloatPointer, _ qkv: ConstFloatPointer,
                               bias: RelativePositionBias? = nil,
                               B: Int, T: Int, NH: Int, NKV: Int? = nil, HS: Int,
-                              scale: Float? = nil, mask: AttentionMask = .causal) {
+                              scale: Float? = nil, mask: AttentionMask = .causal,
+                              keyLengths: UnsafePointer<Int32>? = nil) {
     let heads = AttentionHeads(NH: NH, NKV: NKV, HS: HS)
     let C = heads.C, row = heads.row
     let scale = scale ?? 1.0 / Float(HS).squareRoot()
     if let bias { checkBias(bias, positions: T, NH: NH) }
+    precondition(keyLengths == nil || mask == .none, "key lengths are for bidirectional (mask .none) attention")
     accumulatingBiasGradient(dbias, bias, NH: NH) { buckets, bucketSums in
         for b in 0..<B {
+            let L = keyLength(keyLengths, b, T)
             for h in 0..<NH {
                 let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
                 let dq = dqkv + b * T * row + h * HS, dk = dqkv + b * T * row + heads.kOffset(h), dv = dk + heads.KV
                 let kvBeta: Float = h % heads.group == 0 ? 0.0 : 1.0
                 let p = att + (b * NH + h) * T * T
                 let dy = dout + b * T * C + h * HS
-                // dP = dY · Vᵀ and dV (+)= Pᵀ · dY.
-                BLAS.sgemm(transA: false, transB: true, M: T, N: T, K: HS,
+                // dP = dY · Vᵀ and dV (+)= Pᵀ · dY, over the valid keys.
+                BLAS.sgemm(transA: false, transB: true, M: T, N: L, K: HS,
                            alpha: 1.0, dy, lda: C, v, ldb: row, beta: 0.0, scratch, ldc: T)
-                BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
+                BLAS.sgemm(transA: true, transB: false, M: L, N: HS, K: T,
                            alpha: 1.0, p, lda: T, dy, ldb: C, beta: kvBeta, dv, ldc: row)
                 // Softmax backward in place: dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale; the bias's
                 // gradient is the same without the scale.
                 for t in 0..<T {
                     let pr = p + t * T, dr = scratch + t * T
-                    let valid = mask == .causal ? t + 1 : T
+                    let valid = mask == .causal ? t + 1 : L
                     let rowDot = dot(pr, dr, valid)
                     if let buckets, let bucketSums {
                         let bucketOf = buckets - t  // key j: relative position j − t
@@ -124,11 +140,12 @@ public func attentionBackward(_ dqkv: FloatPointer, biasGradient dbias: FloatPoi
                     }
                     for j in valid..<T { dr[j] = 0 }
                 }
-                // dQ = dS · K and dK (+)= dSᵀ · Q.
-                BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: T,
+                // dQ = dS · K and dK (+)= dSᵀ · Q, over the valid keys.
+                BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: L,
                            alpha: 1.0, scratch, lda: T, k, ldb: row, beta: 0.0, dq, ldc: row)
-                BLAS.sgemm(transA: true, transB: false, M: T, N: HS, K: T,
+                BLAS.sgemm(transA: true, transB: false, M: L, N: HS, K: T,
                            alpha: 1.0, scratch, lda: T, q, ldb: row, beta: kvBeta, dk, ldc: row)
+                if kvBeta == 0 { zeroPaddedRows(dk, dv, from: L, to: T, ld: row, HS: HS) }
             }
         }
     }
@@ -163,17 +180,37 @@ private func checkBias(_ bias: RelativePositionBias, positions: Int, NH: Int) {
 }
 
 /// scores (n, L) += table[bucket(j − i), h] for the queries at positions i = p0..<p0+n and the keys
-/// j = 0..<L they may see under `mask` (the rest are masked anyway).
+/// j = 0..<L they may see under `mask`, only the first `validKeys` under .none (the rest are masked
+/// anyway).
 @inline(__always)
 private func addPositionBias(_ scores: FloatPointer, _ bias: RelativePositionBias, head h: Int,
-                             n: Int, keys L: Int, position0 p0: Int, mask: AttentionMask) {
+                             n: Int, keys L: Int, validKeys: Int, position0 p0: Int, mask: AttentionMask) {
     let column = bias.table + h, ld = bias.ld, length = bias.buckets.length
     bias.buckets.table.withUnsafeBufferPointer { buckets in
         for t in 0..<n {
             let i = p0 + t, row = scores + t * L
             let bucketOf = buckets.baseAddress! + (length - 1 - i)  // key j: relative position j − i
-            for j in 0..<(mask == .causal ? i + 1 : L) { row[j] += column[Int(bucketOf[j]) * ld] }
+            for j in 0..<(mask == .causal ? i + 1 : validKeys) { row[j] += column[Int(bucketOf[j]) * ld] }
         }
+    }
+}
+
+/// Sequence b's number of valid keys: keyLengths[b], checked to lie in 1...S; S without lengths.
+@inline(__always)
+func keyLength(_ keyLengths: UnsafePointer<Int32>?, _ b: Int, _ S: Int) -> Int {
+    guard let keyLengths else { return S }
+    let L = Int(keyLengths[b])
+    precondition(L >= 1 && L <= S, "sequence \(b)'s key length \(L) is outside 1...\(S)")
+    return L
+}
+
+/// Rows L..<S of a head's key and value gradients (HS columns each, rows ld apart) ← 0: padded keys
+/// get no gradient.
+@inline(__always)
+func zeroPaddedRows(_ dk: FloatPointer, _ dv: FloatPointer, from L: Int, to S: Int, ld: Int, HS: Int) {
+    for s in L..<S {
+        (dk + s * ld).update(repeating: 0, count: HS)
+        (dv + s * ld).update(repeating: 0, count: HS)
     }
 }
 
