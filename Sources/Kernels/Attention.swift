@@ -37,18 +37,14 @@ public func attentionForward(_ out: FloatPointer, _ att: FloatPointer, _ qkv: Co
     for b in 0..<B {
         let L = keyLength(keyLengths, b, T)
         for h in 0..<NH {
-            let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
-            let p = att + (b * NH + h) * T * T
-            // Scores for the full square of valid keys: the masked half is overwritten below.
-            // Cheaper than T small GEMV calls for the sizes this trainer runs.
-            BLAS.sgemm(transA: false, transB: true, M: T, N: L, K: HS,
-                       alpha: scale, q, lda: row, k, ldb: row, beta: 0.0, p, ldc: T)
-            if let bias { addPositionBias(p, bias, head: h, n: T, keys: T, validKeys: L, position0: 0, mask: mask) }
-            for t in 0..<T {
-                softmaxRow(p + t * T, valid: mask == .causal ? t + 1 : L, width: T)
+            let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h)
+            // Scores for the full square of valid keys: the masked half is overwritten. Cheaper
+            // than T small GEMV calls for the sizes this trainer runs.
+            attendHead(out + b * T * C + h * HS, ldo: C, att + (b * NH + h) * T * T, width: T, q, ldq: row,
+                       k, k + heads.KV, ldkv: row, n: T, keys: L, HS: HS, scale: scale,
+                       valid: { mask == .causal ? $0 + 1 : L }) { p in
+                if let bias { addPositionBias(p, bias, head: h, n: T, keys: T, validKeys: L, position0: 0, mask: mask) }
             }
-            BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: L,
-                       alpha: 1.0, p, lda: T, v, ldb: row, beta: 0.0, out + b * T * C + h * HS, ldc: C)
         }
     }
 }
@@ -68,15 +64,72 @@ public func cachedAttentionForward(_ out: FloatPointer, _ scores: FloatPointer, 
     if let bias { checkBias(bias, positions: L, NH: NH) }
     for h in 0..<NH {
         let kv = (h / group) * HS
-        BLAS.sgemm(transA: false, transB: true, M: n, N: L, K: HS,
-                   alpha: scale, q + h * HS, lda: qStride, keys + kv, ldb: KV, beta: 0.0, scores, ldc: L)
-        if let bias { addPositionBias(scores, bias, head: h, n: n, keys: L, validKeys: L, position0: p0, mask: .causal) }
-        for t in 0..<n {
-            softmaxRow(scores + t * L, valid: p0 + t + 1, width: L)
+        attendHead(out + h * HS, ldo: NH * HS, scores, width: L, q + h * HS, ldq: qStride, keys + kv, values + kv,
+                   ldkv: KV, n: n, keys: L, HS: HS, scale: scale, valid: { p0 + $0 + 1 }) { p in
+            if let bias { addPositionBias(p, bias, head: h, n: n, keys: L, validKeys: L, position0: p0, mask: .causal) }
         }
-        BLAS.sgemm(transA: false, transB: false, M: n, N: HS, K: L,
-                   alpha: 1.0, scores, lda: L, values + kv, ldb: KV, beta: 0.0, out + h * HS, ldc: NH * HS)
     }
+}
+
+/// One head's attention, the core every attention kernel shares: p (n, width) = softmax of
+/// scale · q·kᵀ over the first `keys` keys (then `addBias(p)` where there is a bias), row t over
+/// its first valid(t) keys and 0 past them; out (n, HS) = p · v over the `keys` keys. Rows of q,
+/// out and k, v step by ldq, ldo and ldkv.
+@inline(__always)
+func attendHead(_ out: FloatPointer, ldo: Int, _ p: FloatPointer, width: Int, _ q: ConstFloatPointer, ldq: Int,
+                _ k: ConstFloatPointer, _ v: ConstFloatPointer, ldkv: Int, n: Int, keys L: Int, HS: Int,
+                scale: Float, valid: (Int) -> Int, addBias: (FloatPointer) -> Void = { _ in }) {
+    BLAS.sgemm(transA: false, transB: true, M: n, N: L, K: HS,
+               alpha: scale, q, lda: ldq, k, ldb: ldkv, beta: 0.0, p, ldc: width)
+    addBias(p)
+    for t in 0..<n {
+        softmaxRow(p + t * width, valid: valid(t), width: width)
+    }
+    BLAS.sgemm(transA: false, transB: false, M: n, N: HS, K: L,
+               alpha: 1.0, p, lda: width, v, ldb: ldkv, beta: 0.0, out, ldc: ldo)
+}
+
+/// One head's backward, mirroring `attendHead` over its saved probabilities p: dv (+)= pᵀ · dy,
+/// dS = p ⊙ (dy · vᵀ − rowsum) · scale in `scratch` (n, width), dq = dS · k, dk (+)= dSᵀ · q, all
+/// over the `keys` keys; kvBeta 0 writes dk and dv (then zeroes their padded rows keys..<width), 1
+/// adds (a group's later query heads). With `biasSums`, each unscaled score gradient of query t
+/// and key j is added, in Double, to sums[bucketOfZero[j − t] · columns + column].
+@inline(__always)
+func attendHeadBackward(dq: FloatPointer, ldq: Int, dk: FloatPointer, dv: FloatPointer, ldkv: Int, kvBeta: Float,
+                        _ scratch: FloatPointer, _ p: ConstFloatPointer, width: Int, _ dy: ConstFloatPointer, ldy: Int,
+                        _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer,
+                        n: Int, keys L: Int, HS: Int, scale: Float, valid: (Int) -> Int,
+                        biasSums: (bucketOfZero: UnsafePointer<Int32>, sums: UnsafeMutablePointer<Double>,
+                                   column: Int, columns: Int)? = nil) {
+    // dP = dY · Vᵀ and dV (+)= Pᵀ · dY, over the valid keys.
+    BLAS.sgemm(transA: false, transB: true, M: n, N: L, K: HS,
+               alpha: 1.0, dy, lda: ldy, v, ldb: ldkv, beta: 0.0, scratch, ldc: width)
+    BLAS.sgemm(transA: true, transB: false, M: L, N: HS, K: n,
+               alpha: 1.0, p, lda: width, dy, ldb: ldy, beta: kvBeta, dv, ldc: ldkv)
+    // Softmax backward in place: dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale; the bias's gradient is
+    // the same without the scale.
+    for t in 0..<n {
+        let pr = p + t * width, dr = scratch + t * width
+        let rowValid = valid(t)
+        let rowDot = dot(pr, dr, rowValid)
+        if let biasSums {
+            let bucketOf = biasSums.bucketOfZero - t  // key j: relative position j − t
+            for j in 0..<rowValid {
+                let g = pr[j] * (dr[j] - rowDot)
+                biasSums.sums[Int(bucketOf[j]) * biasSums.columns + biasSums.column] += Double(g)
+                dr[j] = g * scale
+            }
+        } else {
+            for j in 0..<rowValid { dr[j] = pr[j] * (dr[j] - rowDot) * scale }
+        }
+        for j in rowValid..<width { dr[j] = 0 }
+    }
+    // dQ = dS · K and dK (+)= dSᵀ · Q, over the valid keys.
+    BLAS.sgemm(transA: false, transB: false, M: n, N: HS, K: L,
+               alpha: 1.0, scratch, lda: width, k, ldb: ldkv, beta: 0.0, dq, ldc: ldq)
+    BLAS.sgemm(transA: true, transB: false, M: L, N: HS, K: n,
+               alpha: 1.0, scratch, lda: width, q, ldb: ldq, beta: kvBeta, dk, ldc: ldkv)
+    if kvBeta == 0 { zeroPaddedRows(dk, dv, from: L, to: width, ld: ldkv, HS: HS) }
 }
 
 /// row[0..<valid] ← softmax(row[0..<valid]); row[valid..<width] ← 0.
@@ -112,40 +165,13 @@ public func attentionBackward(_ dqkv: FloatPointer, biasGradient dbias: FloatPoi
         for b in 0..<B {
             let L = keyLength(keyLengths, b, T)
             for h in 0..<NH {
-                let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h), v = k + heads.KV
-                let dq = dqkv + b * T * row + h * HS, dk = dqkv + b * T * row + heads.kOffset(h), dv = dk + heads.KV
-                let kvBeta: Float = h % heads.group == 0 ? 0.0 : 1.0
-                let p = att + (b * NH + h) * T * T
-                let dy = dout + b * T * C + h * HS
-                // dP = dY · Vᵀ and dV (+)= Pᵀ · dY, over the valid keys.
-                BLAS.sgemm(transA: false, transB: true, M: T, N: L, K: HS,
-                           alpha: 1.0, dy, lda: C, v, ldb: row, beta: 0.0, scratch, ldc: T)
-                BLAS.sgemm(transA: true, transB: false, M: L, N: HS, K: T,
-                           alpha: 1.0, p, lda: T, dy, ldb: C, beta: kvBeta, dv, ldc: row)
-                // Softmax backward in place: dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale; the bias's
-                // gradient is the same without the scale.
-                for t in 0..<T {
-                    let pr = p + t * T, dr = scratch + t * T
-                    let valid = mask == .causal ? t + 1 : L
-                    let rowDot = dot(pr, dr, valid)
-                    if let buckets, let bucketSums {
-                        let bucketOf = buckets - t  // key j: relative position j − t
-                        for j in 0..<valid {
-                            let g = pr[j] * (dr[j] - rowDot)
-                            bucketSums[Int(bucketOf[j]) * NH + h] += Double(g)
-                            dr[j] = g * scale
-                        }
-                    } else {
-                        for j in 0..<valid { dr[j] = pr[j] * (dr[j] - rowDot) * scale }
-                    }
-                    for j in valid..<T { dr[j] = 0 }
-                }
-                // dQ = dS · K and dK (+)= dSᵀ · Q, over the valid keys.
-                BLAS.sgemm(transA: false, transB: false, M: T, N: HS, K: L,
-                           alpha: 1.0, scratch, lda: T, k, ldb: row, beta: 0.0, dq, ldc: row)
-                BLAS.sgemm(transA: true, transB: false, M: L, N: HS, K: T,
-                           alpha: 1.0, scratch, lda: T, q, ldb: row, beta: kvBeta, dk, ldc: row)
-                if kvBeta == 0 { zeroPaddedRows(dk, dv, from: L, to: T, ld: row, HS: HS) }
+                let q = qkv + b * T * row + h * HS, k = qkv + b * T * row + heads.kOffset(h)
+                let dk = dqkv + b * T * row + heads.kOffset(h)
+                attendHeadBackward(dq: dqkv + b * T * row + h * HS, ldq: row, dk: dk, dv: dk + heads.KV, ldkv: row,
+                                   kvBeta: h % heads.group == 0 ? 0.0 : 1.0, scratch, att + (b * NH + h) * T * T,
+                                   width: T, dout + b * T * C + h * HS, ldy: C, q, k, k + heads.KV, n: T, keys: L,
+                                   HS: HS, scale: scale, valid: { mask == .causal ? $0 + 1 : L },
+                                   biasSums: buckets.flatMap { b in bucketSums.map { (b, $0, h, NH) } })
             }
         }
     }
@@ -214,20 +240,24 @@ func zeroPaddedRows(_ dk: FloatPointer, _ dv: FloatPointer, from L: Int, to S: I
     }
 }
 
-/// Where each head's columns lie in a fused qkv row.
-private struct AttentionHeads {
+/// Where each head's columns lie: in a fused self-attention row [q (NH·HS) | k | v], or in a
+/// cross-attention key/value row [k | v] (its queries in rows of their own).
+struct AttentionHeads {
     let HS: Int, C: Int, KV: Int, row: Int, group: Int
+    /// Column where the keys start: after the queries, or 0.
+    private let keysStart: Int
 
-    init(NH: Int, NKV: Int?, HS: Int) {
+    init(NH: Int, NKV: Int?, HS: Int, queriesInRow: Bool = true) {
         let NKV = NKV ?? NH
         precondition(NKV > 0 && NH % NKV == 0, "NH = \(NH) query heads do not split into NKV = \(NKV) groups")
         self.HS = HS
         C = NH * HS
         KV = NKV * HS
-        row = C + 2 * KV
+        keysStart = queriesInRow ? C : 0
+        row = keysStart + 2 * KV
         group = NH / NKV
     }
 
     /// Column of query head h's key (its value is KV further on).
-    @inline(__always) func kOffset(_ h: Int) -> Int { C + (h / group) * HS }
+    @inline(__always) func kOffset(_ h: Int) -> Int { keysStart + (h / group) * HS }
 }
