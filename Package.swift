@@ -4,8 +4,8 @@ import PackageDescription
 // Dependencies point one way, in the order data flows:
 // FileSystem (no deps: checks, bounded reads, atomic replacement); SafeTensors → FileSystem; MPI → CMPI; Kernels → CBLAS, CKernels (multiversioned C loops), COneDNN (bf16 matmul); Random (counter-based, no deps); Parallel → MPI, Kernels; Model → Parallel, Kernels; Config → Parallel, Kernels (it translates the TOML into their types);
 // Checkpoint → MPI, CHDF5; Interop → SafeTensors, Model, Data (Hugging Face folders); Training → Model, Data, Checkpoint, Interop;
-// Planning → Model; Launch → FileSystem (the mpirun launcher's rules);
-// tessera → Training, Planning, Launch.
+// Planning → Model; Launch → FileSystem (the mpirun launcher's rules); Report → CZlib, FileSystem (run reports: PNG, markdown);
+// tessera → Training, Planning, Launch, Report.
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v13)],
@@ -23,6 +23,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-openmpi",
                        providers: [.apt(["libhdf5-openmpi-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "Random"),
@@ -52,9 +54,12 @@ let package = Package(
         .target(name: "Planning", dependencies: ["Model", "Parallel", "Kernels", "Config"]),
         // `tessera launch`: options, hostfiles, the mpirun command line and restarts, apart from MPI itself.
         .target(name: "Launch", dependencies: ["FileSystem"]),
+        // `tessera report`: metrics.jsonl read as a resumed run leaves it, a chart rasterised on a
+        // canvas with a bitmap font, written as PNG through zlib, and a markdown summary.
+        .target(name: "Report", dependencies: ["CZlib", "FileSystem"]),
         .executableTarget(name: "tessera", dependencies: [
             "Launch", "Training", "Model", "Parallel", "Data", "Checkpoint", "Config", "Kernels", "MPI", "Random", "Planning", "FileSystem",
-            "Interop",
+            "Interop", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -80,6 +85,7 @@ let package = Package(
         .testTarget(name: "InteropTests", dependencies: ["Interop", "SafeTensors", "Model", "Data", "Training", "Checkpoint", "Config"]),
         .target(name: "DashboardReaders", path: "Tests/DashboardReaders"),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Model", "Config", "Checkpoint", "DashboardReaders"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "CZlib"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Config", "Model", "Parallel"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Checkpoint", "DashboardReaders"]),
     ]

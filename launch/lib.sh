@@ -15,7 +15,7 @@
 TESSERA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 TESSERA_PROG="${TESSERA_PROG:-tessera}"
 
-TESSERA_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev hdf5-tools pkg-config libsentencepiece-dev libdnnl-dev)
+TESSERA_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev hdf5-tools pkg-config libsentencepiece-dev libdnnl-dev zlib1g-dev)
 
 # Names of the environment variables tessera_mpi_env set (so a launcher can show them).
 TESSERA_MPI_ENV_SET=()
