@@ -181,14 +181,18 @@ public struct CheckpointConfig: Sendable, Codable, Equatable {
     public init() {}
 }
 
-/// One `[[stage]]` of `tessera pipeline`: a name and dotted-key overrides applied to the base config.
+/// One `[[stage]]` of `tessera pipeline`: a name and dotted-key overrides applied to the base
+/// config, or a name and a drift check (`drift`) that gates the stages after it.
 public struct Stage: Sendable, Codable, Equatable {
     public var name: String
     /// Dotted key (`"train.steps"`) → value, already checked against the key's type when loaded.
     public var set: [String: ConfigValue]
+    /// A gate instead of a training run.
+    public var drift: DriftGate?
 
-    public init(name: String, set: [String: ConfigValue] = [:]) {
+    public init(name: String, set: [String: ConfigValue] = [:], drift: DriftGate? = nil) {
         self.name = name
         self.set = set
+        self.drift = drift
     }
 }

@@ -74,6 +74,7 @@ enum TOMLReader {
             }
             var name = ""
             var overrides: TOMLTable?
+            var drift: DriftGate?
             for (key, value) in table {
                 switch key {
                 case "name":
@@ -88,10 +89,12 @@ enum TOMLReader {
                                                     found: typeName(value), source: source)
                     }
                     overrides = set
+                case "drift":
+                    drift = try driftGate(value, source: source)
                 default:
                     throw ConfigError.unknownKey(
                         key: "stage." + key, source: source,
-                        suggestion: Suggestion.nearest(to: "stage." + key, in: ["stage.name", "stage.set"]))
+                        suggestion: Suggestion.nearest(to: "stage." + key, in: ["stage.name", "stage.set", "stage.drift"]))
                 }
             }
             let stageSource = "stage '\(name)' of \(source)"
@@ -102,9 +105,47 @@ enum TOMLReader {
                 try spec.write(try scalar(value, for: spec, source: stageSource), to: &scratch, source: stageSource)
                 set[key] = spec.read(scratch)
             }
-            stages.append(Stage(name: name, set: set))
+            stages.append(Stage(name: name, set: set, drift: drift))
         }
         return stages
+    }
+
+    /// A stage's `drift` table: strings `reference`, `current`, `checkpoint`, `metric` (js, psi or
+    /// loss) and a number `threshold`.
+    private static func driftGate(_ node: any TOMLValueConvertible, source: String) throws -> DriftGate {
+        guard let table = node.table else {
+            throw ConfigError.wrongType(key: "stage.drift", expected: "a table", found: typeName(node), source: source)
+        }
+        var gate = DriftGate()
+        for (key, value) in table {
+            let dotted = "stage.drift." + key
+            if key == "threshold" {
+                guard let number = value.double ?? value.int.map(Double.init) else {
+                    throw ConfigError.wrongType(key: dotted, expected: "a number", found: typeName(value), source: source)
+                }
+                gate.threshold = number
+                continue
+            }
+            guard DriftGate.keys.contains(key) else {
+                throw ConfigError.unknownKey(key: dotted, source: source,
+                                             suggestion: Suggestion.nearest(to: dotted, in: DriftGate.keys.map { "stage.drift." + $0 }))
+            }
+            guard let text = value.string else {
+                throw ConfigError.wrongType(key: dotted, expected: "a string", found: typeName(value), source: source)
+            }
+            switch key {
+            case "reference": gate.reference = text
+            case "current": gate.current = text
+            case "checkpoint": gate.checkpoint = text
+            default:
+                guard let metric = DriftMetric(rawValue: text) else {
+                    throw ConfigError.badValue(key: dotted, message: "\(dotted) = \"\(text)\" must be one of "
+                        + DriftMetric.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
+                }
+                gate.metric = metric
+            }
+        }
+        return gate
     }
 
     private static func flatten(_ table: TOMLTable?, prefix: String) -> [(String, any TOMLValueConvertible)] {

@@ -17,6 +17,12 @@ extension TesseraConfig {
                 .joined(separator: ", ")
             lines += ["", "[[stage]]", "name = \(ConfigValue.quoted(stage.name))",
                       set.isEmpty ? "set = {}" : "set = { \(set) }"]
+            if let gate = stage.drift {
+                var fields = [("reference", gate.reference), ("current", gate.current), ("checkpoint", gate.checkpoint),
+                              ("metric", gate.metric.rawValue)].map { "\($0.0) = \(ConfigValue.quoted($0.1))" }
+                if let threshold = gate.threshold { fields.append("threshold = \(threshold)") }
+                lines.append("drift = { \(fields.joined(separator: ", ")) }")
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -89,6 +89,13 @@ extension TesseraConfig {
             try require(!stage.name.isEmpty, "stage.name", "\"\"", "must be given (stage \(index + 1))")
             try require(names.insert(stage.name).inserted, "stage.name", "\"\(stage.name)\"",
                         "is used by more than one stage")
+            guard let gate = stage.drift else { continue }
+            try require(stage.set.isEmpty, "stage.set", "{...}", "cannot go with stage.drift in stage '\(stage.name)': a drift stage trains nothing")
+            try require(!gate.current.isEmpty, "stage.drift.current", "\"\"", "must name the new data in stage '\(stage.name)'")
+            try require((gate.threshold ?? 0) >= 0 && (gate.threshold ?? 0).isFinite, "stage.drift.threshold", gate.threshold ?? 0,
+                        "must be a finite number ≥ 0 in stage '\(stage.name)'")
+            try require(gate.metric != .loss || !gate.checkpoint.isEmpty || stages[..<index].contains { $0.drift == nil },
+                        "stage.drift.metric", "\"loss\"", "needs a model: stage.drift.checkpoint, or a training stage before '\(stage.name)'")
         }
     }
 

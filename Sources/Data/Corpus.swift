@@ -52,26 +52,31 @@ public struct Corpus: Sendable {
     /// A text file's tokens, with the tokenizer built for it.
     private static func tokenize(path: String, kind: TokenizerKind, tokenizerModel: String) throws
         -> (any Tokenizer, [Int32]) {
-        let bytes = try FileBytes.contents(of: path)
-        guard !bytes.isEmpty else { throw DataError.emptyFile(path: path) }
+        let bytes = try textBytes(path)
+        let tokenizer: any Tokenizer
         switch kind {
         case .sentencepiece:
             guard !tokenizerModel.isEmpty else { throw DataError.missingTokenizerModel }
-            if let offset = UTF8Check.firstInvalidOffset(bytes) {
-                throw DataError.notUTF8(path: path, byteOffset: offset)
-            }
-            let pieces = try SentencePieceTokenizer(modelPath: tokenizerModel)
-            return (pieces, try bytes.withUnsafeBytes { try pieces.encode(utf8: $0) })
+            tokenizer = try SentencePieceTokenizer(modelPath: tokenizerModel)
         case .byte:
-            return (ByteTokenizer(), bytes.map { Int32($0) })
+            tokenizer = ByteTokenizer()
         case .char:
-            if let offset = UTF8Check.firstInvalidOffset(bytes) {
-                throw DataError.notUTF8(path: path, byteOffset: offset)
-            }
-            let text = String(decoding: bytes, as: UTF8.self)
-            let chars = CharTokenizer(corpus: text)
-            return (chars, try chars.encode(text))
+            tokenizer = try CharTokenizer(corpus: utf8Text(bytes, path: path))
         }
+        return (tokenizer, try tokenizer.encode(fileBytes: bytes, path: path))
+    }
+
+    /// A text file's bytes, refused when missing, a folder, unreadable or empty.
+    static func textBytes(_ path: String) throws -> [UInt8] {
+        let bytes = try FileBytes.contents(of: path)
+        guard !bytes.isEmpty else { throw DataError.emptyFile(path: path) }
+        return bytes
+    }
+
+    /// `bytes` as text, refused at the first byte that is not UTF-8.
+    static func utf8Text(_ bytes: [UInt8], path: String) throws -> String {
+        if let offset = UTF8Check.firstInvalidOffset(bytes) { throw DataError.notUTF8(path: path, byteOffset: offset) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Maps the shards of a folder made by `tessera prepare`, checking each against the index:

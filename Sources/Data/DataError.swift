@@ -40,6 +40,9 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case tooFewPairs(path: String, pairs: Int, valFraction: Double)
     /// A sentence-pairs file for `tessera eval bias` that cannot be read or holds no pairs.
     case pairsFile(path: String, message: String)
+    /// Two data sets (or a data set and a checkpoint) whose ids come from different tokenizers:
+    /// each source named with its tokenizer described ("char (65 symbols)").
+    case differentTokenizers(String, String, String, String)
 
     public var description: String {
         switch self {
@@ -90,6 +93,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
                 + "splits one each at a validation fraction of \(valFraction)"
         case .pairsFile(let path, let message):
             "pairs file '\(path)' \(oneLine(message))"
+        case .differentTokenizers(let first, let firstTokenizer, let second, let secondTokenizer):
+            "data sets of different tokenizers: \(first) is \(firstTokenizer), \(second) is \(secondTokenizer)"
+                + (firstTokenizer == secondTokenizer ? " with another vocabulary" : "")
+                + "; their token ids mean different things: prepare both with the same tokenizer, or give text files"
         }
     }
 }

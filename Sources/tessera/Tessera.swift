@@ -7,7 +7,7 @@ import Training
 struct Tessera: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train GPT-style language models across MPI ranks.",
-        subcommands: [Train.self, Pipeline.self, Sample.self, Eval.self, ReportCommand.self, Export.self, Ckpt.self, Prefer.self, Bench.self, Plan.self, Tokenize.self, Prepare.self, LaunchCommand.self])
+        subcommands: [Train.self, Pipeline.self, Sample.self, Eval.self, Monitor.self, ReportCommand.self, Export.self, Ckpt.self, Prefer.self, Bench.self, Plan.self, Tokenize.self, Prepare.self, LaunchCommand.self])
 
     /// Exit codes per the contract: 2 for bad usage (ArgumentParser's own would be 64), printed by
     /// one rank only, since every rank parses the same command line.
