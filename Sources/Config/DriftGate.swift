@@ -22,12 +22,13 @@ public enum DriftMetric: String, Sendable, Codable, CaseIterable {
 /// after it train: `drift = { current = "data/new.txt", metric = "js", threshold = 0.05 }`. Over
 /// the threshold the pipeline stops with exit 3.
 public struct DriftGate: Sendable, Codable, Equatable {
-    /// The data the model knows; "" = the config's data.path.
+    /// The data the model knows; "" = the previous training stage's data.path (the config's
+    /// before the first).
     public var reference = ""
     /// The new data.
     public var current = ""
     /// The model whose tokenizer reads text files and whose loss shift `loss` measures;
-    /// "" = the previous stage's run directory (none before the first training stage).
+    /// "" = none for js and psi, the previous training stage's run directory for loss.
     public var checkpoint = ""
     public var metric = DriftMetric.js
     /// nil = the metric's default.
