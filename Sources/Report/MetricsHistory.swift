@@ -8,6 +8,10 @@ public struct AlarmEvent: Equatable, Sendable {
     /// The metric's value that fired it; nil when the row has none (or it was not finite: null).
     public let value: Double?
     public let action: String
+
+    public init(step: Int, metric: String, when: String, value: Double?, action: String) {
+        (self.step, self.metric, self.when, self.value, self.action) = (step, metric, when, value, action)
+    }
 }
 
 /// The series of a run's metrics.jsonl, read as a resumed run leaves it: a later row for a step

@@ -3,9 +3,9 @@ import Foundation
 import Testing
 
 /// Writes a prepared folder as `tessera prepare` would: one shard per token array, then the index.
-private func writeFolder(_ shards: [[Int32]], tokenizer: any Tokenizer, in scratch: Scratch,
-                         valFraction: Double = 0.1) throws -> String {
-    let folder = scratch.folder.appendingPathComponent("prepared").path
+func writeFolder(_ shards: [[Int32]], tokenizer: any Tokenizer, in scratch: Scratch,
+                 valFraction: Double = 0.1, name: String = "prepared") throws -> String {
+    let folder = scratch.folder.appendingPathComponent(name).path
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let width = TokenShard.width(vocabSize: tokenizer.vocabSizeWithEndOfText)
     var records: [ShardRecord] = []
