@@ -97,21 +97,28 @@ public struct Figure: Sendable {
             canvas.line(x, area.y, x, area.y + area.h - 1, Color.alarm, thickness: 2, dash: 5)
             for row in 0..<8 { canvas.fill(x: x - 7 + row, y: area.y + row, width: 15 - 2 * row, height: 1, Color.alarm) }
         }
+        // Every 4th pixel along the curves, for the legend to avoid lines as well as points.
+        var inked: [(Int, Int)] = []
         for series in panel.series {
             var previous: (Int, Int)?
             for point in series.points {
                 guard point.y.isFinite else { previous = nil; continue }
                 let p = (px(point.x), py(point.y))
-                if let previous { canvas.line(previous.0, previous.1, p.0, p.1, series.color, thickness: 2) }
+                if let previous {
+                    canvas.line(previous.0, previous.1, p.0, p.1, series.color, thickness: 2)
+                    let n = max(1, max(abs(p.0 - previous.0), abs(p.1 - previous.1)) / 4)
+                    inked += (1...n).map { (previous.0 + (p.0 - previous.0) * $0 / n, previous.1 + (p.1 - previous.1) * $0 / n) }
+                } else {
+                    inked.append(p)
+                }
                 if series.dots { canvas.fill(x: p.0 - 3, y: p.1 - 3, width: 7, height: 7, series.color) }
                 previous = p
             }
         }
-        drawLegend(panel, area: area, points: panel.series.flatMap { $0.points.filter { $0.y.isFinite }.map { (px($0.x), py($0.y)) } },
-                   on: &canvas)
+        drawLegend(panel, area: area, points: inked, on: &canvas)
     }
 
-    /// A framed box of swatches and labels in the plot area's corner that covers fewest points.
+    /// A framed box of swatches and labels in the plot area's corner that covers fewest curve pixels.
     private func drawLegend(_ panel: Panel, area: (x: Int, y: Int, w: Int, h: Int), points: [(Int, Int)], on canvas: inout Canvas) {
         var entries = panel.series.map { ($0.label, $0.color) }
         if !panel.markers.isEmpty { entries.append(("\(panel.markerLabel) (\(panel.markers.count))", Color.alarm)) }
