@@ -73,6 +73,9 @@ enum Schema {
         if names.last != spec.section { names.append(spec.section) }
     }
 
+    /// Arrays of tables, read apart from the sections: `[[stage]]`, `[[eval]]`, `[[alarm]]`.
+    static let tableArrays = ["stage", EvalEntry.schema.table, AlarmRule.schema.table]
+
     static let allKeys: [String] = keys.map(\.key)
 
     private static let byKey: [String: KeySpec] = Dictionary(uniqueKeysWithValues: keys.map { ($0.key, $0) })

@@ -40,6 +40,10 @@ public enum Limits {
     public static let coefficient = 1e6
     /// A fixed precision.loss_scale: fp16 gradients overflow far below it.
     public static let lossScale = 16_777_216.0
+    /// alarm.window: values a jump's median is taken over.
+    public static let alarmWindow = 100_000
+    /// alarm.value for when = "stalled": a week, in seconds.
+    public static let stallSeconds = 604_800.0
     /// run.peak_gflops, 10^7 GFLOP/s (ten PFLOP/s per rank).
     public static let peakGflops = 1e7
 }

@@ -1,8 +1,8 @@
-/// "Did you mean ...?" for unknown keys and sections: the nearest known name by edit distance,
-/// or a known key with the same name in another section (`model.seed` → `run.seed`).
-enum Suggestion {
+/// "Did you mean ...?" for unknown keys, sections and alarm metrics: the nearest known name by edit
+/// distance, or a known key with the same name in another section (`model.seed` → `run.seed`).
+public enum Suggestion {
     /// The closest candidate, or nil when none is close enough to be a plausible typo.
-    static func nearest(to name: String, in candidates: [String]) -> String? {
+    public static func nearest(to name: String, in candidates: [String]) -> String? {
         let leaf = name.split(separator: ".").last.map(String.init) ?? name
         if let moved = candidates.first(where: { $0.split(separator: ".").last.map(String.init) == leaf }) {
             return moved

@@ -7,15 +7,24 @@ enum TOMLReader {
     static func read(_ text: String, source: String, into config: inout TesseraConfig) throws {
         let root = try parse(text, source: source)
         for (name, node) in root {
-            if name == "stage" {
+            switch name {
+            case "stage":
                 config.stages = try stages(node, source: source)
                 continue
+            case EvalEntry.schema.table:
+                config.evals = try entries(node, EvalEntry.schema, blank: EvalEntry(), source: source)
+                continue
+            case AlarmRule.schema.table:
+                config.alarms = try entries(node, AlarmRule.schema, blank: AlarmRule(), source: source)
+                continue
+            default:
+                break
             }
             guard Schema.sections.contains(name) else {
                 if node.type == .table {
                     throw ConfigError.unknownSection(
                         section: name, source: source,
-                        suggestion: Suggestion.nearest(to: name, in: Schema.sections + ["stage"]))
+                        suggestion: Suggestion.nearest(to: name, in: Schema.sections + Schema.tableArrays))
                 }
                 throw ConfigError.unknownKey(key: name, source: source,
                                              suggestion: Suggestion.nearest(to: name, in: Schema.allKeys))
@@ -45,6 +54,28 @@ enum TOMLReader {
                                          suggestion: Suggestion.nearest(to: key, in: Schema.allKeys))
         }
         return spec
+    }
+
+    /// `[[eval]]` or `[[alarm]]` tables, each read over `blank` through its schema; errors name the
+    /// entry by its place (`[[alarm]] 2 of FILE`).
+    private static func entries<Entry>(_ node: any TOMLValueConvertible, _ schema: EntrySchema<Entry>, blank: Entry,
+                                       source: String) throws -> [Entry] {
+        guard let array = node.array, array.allSatisfy({ $0.table != nil }) else {
+            throw ConfigError.wrongType(key: schema.table, expected: "an array of tables ([[\(schema.table)]])",
+                                        found: typeName(node.array?.first(where: { $0.table == nil }) ?? node), source: source)
+        }
+        return try array.enumerated().map { index, element in
+            let entrySource = "[[\(schema.table)]] \(index + 1) of \(source)"
+            var entry = blank
+            for (key, value) in element.table! {
+                guard let scalar = scalarValue(value) else {
+                    throw ConfigError.wrongType(key: schema.table + "." + key, expected: "a string or a number",
+                                                found: typeName(value), source: entrySource)
+                }
+                try schema.write(key, scalar, to: &entry, source: entrySource)
+            }
+            return entry
+        }
     }
 
     private static func parse(_ text: String, source: String) throws -> TOMLTable {
@@ -158,15 +189,20 @@ enum TOMLReader {
     private static func scalar(_ node: any TOMLValueConvertible, for spec: KeySpec, source: String) throws
         -> ConfigValue
     {
-        switch node.type {
-        case .int: if let value = node.int { return .int(value) }
-        case .double: if let value = node.double { return .float(value) }
-        case .string: if let value = node.string { return .string(value) }
-        case .bool: if let value = node.bool { return .bool(value) }
-        default: break
-        }
+        if let value = scalarValue(node) { return value }
         throw ConfigError.wrongType(key: spec.key, expected: spec.access.expected, found: typeName(node),
                                     source: source)
+    }
+
+    /// An integer, float, string or boolean; nil for tables, arrays, dates and times.
+    private static func scalarValue(_ node: any TOMLValueConvertible) -> ConfigValue? {
+        switch node.type {
+        case .int: node.int.map { .int($0) }
+        case .double: node.double.map { .float($0) }
+        case .string: node.string.map { .string($0) }
+        case .bool: node.bool.map { .bool($0) }
+        default: nil
+        }
     }
 
     private static func typeName(_ node: any TOMLValueConvertible) -> String {

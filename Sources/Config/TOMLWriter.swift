@@ -24,6 +24,8 @@ extension TesseraConfig {
                 lines.append("drift = { \(fields.joined(separator: ", ")) }")
             }
         }
+        for entry in evals { lines += [""] + EvalEntry.schema.toml(entry) }
+        for rule in alarms { lines += [""] + AlarmRule.schema.toml(rule) }
         return lines.joined(separator: "\n") + "\n"
     }
 }

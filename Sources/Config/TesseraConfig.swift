@@ -10,11 +10,15 @@ public struct TesseraConfig: Sendable, Codable, Equatable {
     public var checkpoint = CheckpointConfig()
     /// `[[stage]]`: the steps of `tessera pipeline`, in order.
     public var stages: [Stage] = []
+    /// `[[eval]]`: held-out sets scored during training.
+    public var evals: [EvalEntry] = []
+    /// `[[alarm]]`: rules on the run's metrics.
+    public var alarms: [AlarmRule] = []
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case run, data, model, parallel, precision, train, checkpoint, stages = "stage"
+        case run, data, model, parallel, precision, train, checkpoint, stages = "stage", evals = "eval", alarms = "alarm"
     }
 
     /// Reads the TOML file at `path`, applies `overrides` ("section.key=value", in order) and

@@ -97,6 +97,53 @@ extension TesseraConfig {
             try require(gate.metric != .loss || !gate.checkpoint.isEmpty || stages[..<index].contains { $0.drift == nil },
                         "stage.drift.metric", "\"loss\"", "needs a model: stage.drift.checkpoint, or a training stage before '\(stage.name)'")
         }
+        try validateEvals()
+        try validateAlarms()
+    }
+
+    /// Each `[[eval]]` names a file and a metric suffix of its own; `every` counts steps.
+    private func validateEvals() throws {
+        var names: Set<String> = []
+        for (index, entry) in evals.enumerated() {
+            let at = " ([[eval]] \(index + 1))"
+            try require(!entry.name.isEmpty && entry.name.unicodeScalars.allSatisfy(Self.isNameCharacter), "eval.name",
+                        ConfigValue.quoted(entry.name), "must be letters, digits, '_', '-' or '.'" + at)
+            try require(names.insert(entry.name).inserted, "eval.name", ConfigValue.quoted(entry.name),
+                        "is used by more than one [[eval]]")
+            try require(!entry.path.isEmpty, "eval.path", "\"\"", "must name a file or a folder of shards" + at)
+            try within(entry.every, 1, Limits.steps, "eval.every", "[[eval]] \(index + 1)")
+        }
+    }
+
+    /// What each condition's `value` means sets its range; `exec` needs its command, and a command
+    /// with another action is a mistake (the action was meant to be exec).
+    private func validateAlarms() throws {
+        for (index, rule) in alarms.enumerated() {
+            let at = " ([[alarm]] \(index + 1))"
+            try require(!rule.metric.isEmpty, "alarm.metric", "\"\"", "must name a metric, e.g. \"loss\"" + at)
+            switch rule.when {
+            case .jump, .drop:
+                try require(rule.value > 0, "alarm.value", rule.value, "must be above 0 for when = \"\(rule.when)\"" + at)
+            case .stalled:
+                try require(rule.value > 0 && rule.value <= Limits.stallSeconds, "alarm.value", rule.value,
+                            "must be in (0, \(Limits.stallSeconds)] seconds for when = \"stalled\"" + at)
+            case .nonfinite, .above, .below:
+                break
+            }
+            try within(rule.window, 1, Limits.alarmWindow, "alarm.window", "[[alarm]] \(index + 1)")
+            if rule.action == .exec {
+                try require(!rule.command.trimmingSpaces.isEmpty, "alarm.command", "\"\"",
+                            "must name a shell command for action = \"exec\"" + at)
+            } else {
+                try require(rule.command.isEmpty, "alarm.command", ConfigValue.quoted(rule.command),
+                            "is only run by action = \"exec\", and this rule's action is \"\(rule.action)\"" + at)
+            }
+        }
+    }
+
+    /// The characters of an eval name, which ends metric names (`val_loss/NAME`).
+    private static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_-.".unicodeScalars.contains(scalar))
     }
 
     /// Throws `key = value must be in [lowest, highest]` (with `note` in brackets) unless it is.
