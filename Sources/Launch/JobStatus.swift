@@ -13,6 +13,10 @@ public struct JobStatus: Equatable, Sendable {
     /// Exit 2: bad usage, config or input, which no restart can fix.
     public var isBadInput: Bool { code == 2 }
 
+    /// Exit 3: a monitored condition stopped the job on purpose (an `[[alarm]]` with
+    /// `action = "stop"`, after saving a checkpoint), which a restart would only repeat.
+    public var isMonitoredStop: Bool { code == 3 }
+
     /// In words: "exit 1 (a failure during the run)", "signal 9 (KILL, exit 137)", or for any
     /// other status, mpirun's own failure (an OpenMPI error code, not tessera's).
     public var description: String {
@@ -24,6 +28,7 @@ public struct JobStatus: Equatable, Sendable {
         switch code {
         case 1: return "exit 1 (a failure during the run)"
         case 2: return "exit 2 (bad usage, config or input)"
+        case 3: return "exit 3 (stopped by an alarm)"
         default:
             return "exit \(code) (not tessera's own status but mpirun's: e.g. it lost contact with a node's daemon, or could not start one)"
         }

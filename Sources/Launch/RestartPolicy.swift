@@ -1,6 +1,7 @@
 /// What the launcher does when a job ends: `--restarts K` starts a failed job again (exit 1, a
 /// rank killed by a signal, or mpirun's own failure such as a lost node) at most K times; exit 2
-/// (bad input) is final, and so is any end after the launcher was interrupted. Each decision
+/// (bad input) and exit 3 (an alarm stopped it) are final, and so is any end after the launcher
+/// was interrupted. Each decision
 /// comes with the line the launcher logs, so the policy is tested as it reads.
 public struct RestartPolicy: Sendable {
     public let restarts: Int
@@ -27,11 +28,15 @@ public struct RestartPolicy: Sendable {
         if status.code == 0 { return .finish(note: nil) }
         if interrupted { return .finish(note: "interrupted: the job ended with \(status.description)") }
         if restarts == 0 {
-            // Exit 1 and 2: tessera has said why on its own error line.
-            return .finish(note: status.code == 1 || status.isBadInput ? nil : "the job failed: \(status.description)")
+            // Exit 1, 2 and 3: tessera has said why on its own line.
+            return .finish(note: status.code == 1 || status.isBadInput || status.isMonitoredStop ? nil
+                                 : "the job failed: \(status.description)")
         }
         if status.isBadInput {
             return .finish(note: "not restarting: exit 2 means bad usage, config or input, which a restart cannot fix")
+        }
+        if status.isMonitoredStop {
+            return .finish(note: "not restarting: exit 3 means an alarm stopped the job on purpose, and it would fire again")
         }
         if attempt >= restarts {
             let plural = restarts == 1 ? "" : "s"

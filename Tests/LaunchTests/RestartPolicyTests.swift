@@ -30,6 +30,14 @@ import Testing
         #expect(note.hasPrefix("restart 1/5 in 10 s after exit 213 (not tessera's own status but mpirun's"))
     }
 
+    @Test func anAlarmStopIsFinal() {
+        let policy = RestartPolicy(restarts: 5, delay: 10)
+        #expect(policy.decide(after: JobStatus(code: 3), attempt: 0, interrupted: false, resumePoint: resume)
+            == .finish(note: "not restarting: exit 3 means an alarm stopped the job on purpose, and it would fire again"))
+        #expect(RestartPolicy(restarts: 0, delay: 0).decide(after: JobStatus(code: 3), attempt: 0, interrupted: false,
+                                                            resumePoint: resume) == .finish(note: nil))
+    }
+
     @Test func withoutRestartsOnlyAnUnexplainedEndIsSaid() {
         let policy = RestartPolicy(restarts: 0, delay: 0)
         #expect(policy.decide(after: JobStatus(code: 1), attempt: 0, interrupted: false, resumePoint: resume) == .finish(note: nil))
