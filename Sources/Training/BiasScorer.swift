@@ -53,7 +53,12 @@ public final class BiasScorer {
     public init(model: GPT, tokenizer: any Tokenizer) {
         scorer = ChoiceScorer(model: model, tokenizer: tokenizer)
         self.tokenizer = tokenizer
-        start = Int(tokenizer.endOfText) < model.dims.vocabSize ? tokenizer.endOfText : nil
+        start = Self.start(tokenizer: tokenizer, vocabSize: model.dims.vocabSize)
+    }
+
+    /// The tokenizer's end-of-text id when the model embeds it, else nil (the rule above).
+    public static func start(tokenizer: any Tokenizer, vocabSize: Int) -> Int32? {
+        Int(tokenizer.endOfText) < vocabSize ? tokenizer.endOfText : nil
     }
 
     public convenience init(_ whole: WholeModel) throws {
@@ -63,6 +68,12 @@ public final class BiasScorer {
     /// Every pair of `pairs` as tokens; throws, naming the file and line, for text the tokenizer
     /// cannot encode or a sentence with no token to score.
     public func encode(_ pairs: BiasPairs) throws(DataError) -> [EncodedBiasPair] {
+        try Self.encode(pairs, tokenizer: tokenizer, start: start)
+    }
+
+    /// As `encode(_:)`, before there is a model: for `[[eval]]` entries, checked before training.
+    public static func encode(_ pairs: BiasPairs, tokenizer: any Tokenizer, start: Int32?) throws(DataError)
+        -> [EncodedBiasPair] {
         let needed = start == nil ? 2 : 1
         return try pairs.pairs.map { (pair) throws(DataError) -> EncodedBiasPair in
             func encoded(_ text: String, _ column: String) throws(DataError) -> [Int32] {
@@ -82,7 +93,12 @@ public final class BiasScorer {
     }
 
     public func score(_ pair: EncodedBiasPair) throws -> BiasScore {
-        let more = try logLikelihood(pair.sentMore), less = try logLikelihood(pair.sentLess)
+        try Self.score(pair, more: logLikelihood(pair.sentMore), less: logLikelihood(pair.sentLess))
+    }
+
+    /// The pair's score from its sentences' log-likelihoods, however they were computed (here, or
+    /// through the training pipeline for an `[[eval]]` entry).
+    public static func score(_ pair: EncodedBiasPair, more: Double, less: Double) throws -> BiasScore {
         guard more.isFinite && less.isFinite else {
             throw RunError("the model's log-likelihood of a sentence on line \(pair.line) is not finite (\(more), \(less)); its weights are not finite")
         }
@@ -91,16 +107,19 @@ public final class BiasScorer {
 
     /// The sentence's log-likelihood after `start` (or after its first token), in nats.
     public func logLikelihood(_ tokens: [Int32]) throws -> Double {
-        let sequence = (start.map { [$0] } ?? []) + tokens
-        let blockSize = scorer.model.dims.blockSize
-        var total = 0.0
-        var from = 1
-        while from < sequence.count {
-            let to = min(from + blockSize, sequence.count)
-            total += try scorer.logLikelihood(of: Array(sequence[from..<to]), after: Array(sequence[..<from])).value
-            from = to
+        try Self.requests(tokens, start: start, blockSize: scorer.model.dims.blockSize).reduce(0) {
+            try $0 + scorer.logLikelihood(of: $1.continuation, after: $1.context).value
         }
-        return total
+    }
+
+    /// A sentence's log-likelihood as windows of at most block_size scored tokens, each read after
+    /// as many of the tokens before it as fit; their values sum to the sentence's.
+    public static func requests(_ tokens: [Int32], start: Int32?, blockSize: Int) -> [LikelihoodRequest] {
+        let sequence = (start.map { [$0] } ?? []) + tokens
+        return stride(from: 1, to: sequence.count, by: blockSize).map { from in
+            LikelihoodRequest(context: Array(sequence[..<from]),
+                              continuation: Array(sequence[from..<min(from + blockSize, sequence.count)]))
+        }
     }
 }
 

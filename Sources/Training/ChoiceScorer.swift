@@ -82,13 +82,18 @@ public final class ChoiceScorer {
     /// Every item of `task` as tokens; throws, naming the file and line, for text the tokenizer
     /// cannot encode, a context of no tokens, or a choice of none or of more than block_size.
     public func encode(_ task: ChoiceTask) throws(DataError) -> [EncodedChoiceItem] {
-        let blockSize = model.dims.blockSize
-        return try task.items.map { (item) throws(DataError) -> EncodedChoiceItem in
+        try Self.encode(task, tokenizer: tokenizer, blockSize: model.dims.blockSize)
+    }
+
+    /// As `encode(_:)`, before there is a model: for `[[eval]]` entries, checked before training.
+    public static func encode(_ task: ChoiceTask, tokenizer: any Tokenizer, blockSize: Int) throws(DataError)
+        -> [EncodedChoiceItem] {
+        try task.items.map { (item) throws(DataError) -> EncodedChoiceItem in
             func bad(_ reason: String) -> DataError { .badInput(path: task.path, location: "line \(item.line)", reason: reason) }
             func encoded(_ text: String, _ what: String) throws(DataError) -> [Int32] {
                 do { return try tokenizer.encode(text) } catch { throw bad("\(what): \(error)") }
             }
-            let (context, moved) = Self.boundary(context: item.context, kind: tokenizer.kind)
+            let (context, moved) = boundary(context: item.context, kind: tokenizer.kind)
             let contextTokens = try encoded(context, "\"context\"")
             guard !contextTokens.isEmpty else {
                 throw bad("\"context\" encodes to no tokens; the first choice token is scored given at least one token before it")
@@ -110,37 +115,39 @@ public final class ChoiceScorer {
 
     /// Every choice's log-likelihood given the item's context.
     public func score(_ item: EncodedChoiceItem) throws -> ChoiceScore {
-        var logLikelihoods: [Double] = [], truncated: [Int] = []
-        for choice in item.choices {
-            let (value, cut) = try logLikelihood(of: choice, after: item.context)
-            guard value.isFinite else {
-                throw RunError("the model's log-likelihood of a choice on line \(item.line) is \(value); its weights are not finite")
-            }
-            logLikelihoods.append(value)
-            truncated.append(cut)
+        try Self.score(item, logLikelihoods: Self.requests(item).map { try logLikelihood(of: $0.continuation, after: $0.context).value },
+                       blockSize: model.dims.blockSize)
+    }
+
+    /// The item's log-likelihoods to compute, one per choice.
+    public static func requests(_ item: EncodedChoiceItem) -> [LikelihoodRequest] {
+        item.choices.map { LikelihoodRequest(context: item.context, continuation: $0) }
+    }
+
+    /// The item's scores from its requests' values, however they were computed (here, or through
+    /// the training pipeline for an `[[eval]]` entry).
+    public static func score(_ item: EncodedChoiceItem, logLikelihoods: [Double], blockSize: Int) throws -> ChoiceScore {
+        if let bad = logLikelihoods.first(where: { !$0.isFinite }) {
+            throw RunError("the model's log-likelihood of a choice on line \(item.line) is \(bad); its weights are not finite")
         }
         return ChoiceScore(answer: item.answer, logLikelihoods: logLikelihoods, tokenCounts: item.choices.map(\.count),
-                           byteCounts: item.choiceBytes, truncated: truncated)
+                           byteCounts: item.choiceBytes,
+                           truncated: requests(item).map { $0.window(blockSize: blockSize).start })
     }
 
     /// Σ_j log p(continuation[j] | context, continuation[..<j]) from one forward pass, and how
     /// many context tokens were cut from the left to fit the block.
     public func logLikelihood(of continuation: [Int32], after context: [Int32]) throws -> (value: Double, truncated: Int) {
-        let blockSize = model.dims.blockSize
-        precondition(!context.isEmpty && (1...blockSize).contains(continuation.count),
-                     "\(continuation.count) continuation tokens after \(context.count) context tokens, block_size \(blockSize)")
-        let sequence = context + continuation
-        // The inputs are every token but the last; input position p predicts sequence[start + p + 1].
-        let start = max(0, sequence.count - 1 - blockSize)
-        let inputs = Array(sequence[start..<(sequence.count - 1)])
+        let (sequence, start, scored) = LikelihoodRequest(context: context, continuation: continuation)
+            .window(blockSize: model.dims.blockSize)
+        let inputs = Array(sequence.dropLast())
         try inputs.withUnsafeBufferPointer {
             _ = try model.forward(activations, tokens: $0.baseAddress!, targets: nil, T: $0.count)
         }
         let logits = try model.fullLogits(activations)
         var total = 0.0
-        for (j, token) in continuation.enumerated() {
-            let p = context.count - 1 - start + j
-            total += Self.logSoftmax(logits.values + p * logits.ld, V: model.dims.vocabSize, at: Int(token))
+        for p in scored {
+            total += Self.logSoftmax(logits.values + p * logits.ld, V: model.dims.vocabSize, at: Int(sequence[sequence.startIndex + p + 1]))
         }
         return (total, start)
     }
@@ -154,6 +161,31 @@ public final class ChoiceScorer {
         var sum = 0.0
         for v in 0..<V { sum += Foundation.exp(Double(row[v]) - shift) }
         return Double(row[index]) - shift - Foundation.log(sum)
+    }
+}
+
+/// One log-likelihood a scorer asks for: Σ_j log p(continuation[j] | context, continuation[..<j]),
+/// read from one forward pass.
+public struct LikelihoodRequest: Sendable {
+    public let context: [Int32]
+    public let continuation: [Int32]
+
+    public init(context: [Int32], continuation: [Int32]) {
+        self.context = context
+        self.continuation = continuation
+    }
+
+    /// What the forward pass reads: `tokens` (inputs are all but the last, input position p
+    /// predicting `tokens[p + 1]`), at most block_size + 1 of them, cut from the left so the whole
+    /// continuation and the end of the context remain; `start`, the context tokens cut; `scored`,
+    /// the input positions that predict the continuation.
+    public func window(blockSize: Int) -> (tokens: ArraySlice<Int32>, start: Int, scored: Range<Int>) {
+        precondition(!context.isEmpty && (1...blockSize).contains(continuation.count),
+                     "\(continuation.count) continuation tokens after \(context.count) context tokens, block_size \(blockSize)")
+        let sequence = context + continuation
+        let start = max(0, sequence.count - 1 - blockSize)
+        let first = context.count - 1 - start
+        return (sequence[start...], start, first..<(first + continuation.count))
     }
 }
 
