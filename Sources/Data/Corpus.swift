@@ -42,7 +42,7 @@ public struct Corpus: Sendable {
                   val: TokenStore(Array(tokens[trainCount...])))
     }
 
-    private init(path: String, tokenizer: any Tokenizer, train: TokenStore, val: TokenStore) {
+    init(path: String, tokenizer: any Tokenizer, train: TokenStore, val: TokenStore) {
         self.path = path
         self.tokenizer = tokenizer
         self.train = train
@@ -96,7 +96,7 @@ public struct Corpus: Sendable {
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR && access(path + "/" + ShardIndex.fileName, F_OK) == 0
     }
 
-    private static func checkSplits(path: String, train: Int, val: Int, blockSize: Int) throws {
+    static func checkSplits(path: String, train: Int, val: Int, blockSize: Int) throws {
         for (split, count) in [("train", train), ("validation", val)] where count < blockSize + 1 {
             throw DataError.splitTooShort(path: path, split: split, tokens: count, needed: blockSize + 1)
         }

@@ -18,7 +18,9 @@ final class LanguageModelObjective: TrainingObjective {
 
     var evaluatesStart: Bool { false }
 
-    func trainingBatch(step: Int) -> PipelineRunner.Microbatch { microbatches(step: step, evaluationBatch: nil) }
+    func trainingBatch(step: Int) -> PipelineRunner.Microbatch {
+        Self.microbatches(sampler, context, step: step, evaluationBatch: nil)
+    }
 
     func stepResult(tokenLoss: Double) throws -> StepResult { StepResult(loss: tokenLoss, fields: []) }
 
@@ -29,10 +31,13 @@ final class LanguageModelObjective: TrainingObjective {
     }
 
     /// Mean loss over `eval_steps` fixed validation batches of the global batch size.
-    func validationLoss() throws -> Double {
+    func validationLoss() throws -> Double { try Self.validationLoss(sampler, context) }
+
+    /// As above, from `sampler`'s validation split: the run's own, or an `[[eval]]` file's.
+    static func validationLoss(_ sampler: BatchSampler, _ context: ObjectiveContext) throws -> Double {
         var lossSum: Double = 0
         for batch in 0..<context.config.train.evalSteps {
-            lossSum += try context.pipeline.evaluate(microbatches(step: 0, evaluationBatch: batch))
+            lossSum += try context.pipeline.evaluate(microbatches(sampler, context, step: 0, evaluationBatch: batch))
         }
         _ = context.model.takeRoutingTotals()
         return try context.globalTotals(lossSum, routing: nil).0 / Double(context.config.train.evalSteps)
@@ -40,8 +45,9 @@ final class LanguageModelObjective: TrainingObjective {
 
     /// The sampler's view of this replica's microbatches: training batch `step`, or validation
     /// batch `evaluationBatch`.
-    private func microbatches(step: Int, evaluationBatch: Int?) -> PipelineRunner.Microbatch {
-        let (sampler, config, context) = (self.sampler, context.config, context)
+    private static func microbatches(_ sampler: BatchSampler, _ context: ObjectiveContext, step: Int,
+                                     evaluationBatch: Int?) -> PipelineRunner.Microbatch {
+        let config = context.config
         return PipelineRunner.Microbatch(
             fill: { m, inputs, targets in
                 let sequences = context.sequences(m)

@@ -117,6 +117,7 @@ public final class Trainer {
         let report = try RunReport(setup: setup, groups: groups, startStep: startStep)
         try report.startup(model: model, pipeline: pipeline, optimizer: optimizer)
         let steps = config.train.steps, evalEvery = config.train.evalEvery, every = config.checkpoint.every
+        let heldOut = HeldOutEvaluation(sets: setup.heldOut, context: context)
         if objective.evaluatesStart, startStep == 1, evalEvery > 0 {
             try report.evaluation(0, objective.evaluate(step: 0))
         }
@@ -158,6 +159,11 @@ public final class Trainer {
             if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
                 watchdog.enter(.evaluation, step: step)
                 try report.evaluation(step, objective.evaluate(step: step))
+            }
+            let due = heldOut.due(step)
+            if !due.isEmpty {
+                watchdog.enter(.evaluation, step: step)
+                try report.evaluation(step, heldOut.evaluate(due, step: step))
             }
             if step == steps || (every > 0 && step % every == 0) {
                 watchdog.enter(.checkpoint, step: step)

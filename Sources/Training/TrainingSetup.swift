@@ -14,6 +14,8 @@ public struct TrainingSetup: Sendable {
     public let dims: GPTDimensions
     /// With `train.objective = "dpo"`: the encoded preference pairs.
     let preferences: PreferencePairs?
+    /// The `[[eval]]` entries' data, encoded with the corpus's tokenizer.
+    let heldOut: [HeldOutSet]
 
     /// Loads and validates; every check that can fail on bad input happens here.
     public static func load(configPath: String, overrides: [String], worldSize: Int) throws -> TrainingSetup {
@@ -36,7 +38,9 @@ public struct TrainingSetup: Sendable {
             preferences = try PreferencePairs(path: config.data.preferences, tokenizer: corpus.tokenizer,
                                               blockSize: config.model.blockSize)
         }
+        let heldOut = try config.evals.map { try HeldOutSet($0, tokenizer: corpus.tokenizer, dims: dims) }
         (self.config, self.degrees, self.corpus, self.dims, self.preferences) = (config, degrees, corpus, dims, preferences)
+        self.heldOut = heldOut
     }
 
     /// The model a config describes, its vocabulary the config's or else the corpus tokenizer's.
