@@ -37,6 +37,10 @@ public final class MetricsLog: MetricsSink {
         let body = fields.map { "\"\($0.key)\": \($0.value.json)" }.joined(separator: ", ")
         try handle.write(contentsOf: Data("{\(body)}\n".utf8))
     }
+
+    public func writeAlarm(_ json: String) throws {
+        try handle.write(contentsOf: Data((json + "\n").utf8))
+    }
 }
 
 public enum MetricValue: Sendable {

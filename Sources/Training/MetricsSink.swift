@@ -1,3 +1,5 @@
+import Foundation
+
 /// A row of metrics as RunReport logs it: `step` first, then the row's fields in order.
 public typealias MetricsRow = [(key: String, value: MetricValue)]
 
@@ -7,6 +9,36 @@ public typealias MetricsRow = [(key: String, value: MetricValue)]
 public protocol MetricsSink: AnyObject {
     /// Records one row (train or eval) and makes it visible to readers before returning.
     func write(_ row: MetricsRow) throws
+    /// Records an alarm's firing, given as its JSON row. metrics.jsonl keeps it; the dashboards,
+    /// which chart numeric series by name, leave it out (the default).
+    func writeAlarm(_ json: String) throws
+}
+
+extension MetricsSink {
+    public func writeAlarm(_ json: String) throws {}
+}
+
+/// Rank 0's sinks behind one lock: train and eval rows come from the training thread, alarm rows
+/// also from the alarms' watcher thread, and no two rows may interleave in a file.
+final class MetricsSinks: @unchecked Sendable {
+    private let sinks: [MetricsSink]
+    private let lock = NSLock()
+
+    init(_ sinks: [MetricsSink]) { self.sinks = sinks }
+
+    func write(_ row: MetricsRow) throws {
+        try lock.withLock { for sink in sinks { try sink.write(row) } }
+    }
+
+    /// An alarm row; a sink that cannot write it says so on standard error (the alarm's own line
+    /// is printed regardless), since the watcher thread has no one to throw to.
+    func writeAlarm(_ firing: AlarmFiring) {
+        lock.withLock {
+            for sink in sinks {
+                do { try sink.writeAlarm(firing.json) } catch { progress("tessera: cannot record an alarm: \(describe(error))") }
+            }
+        }
+    }
 }
 
 extension MetricsSink {

@@ -13,7 +13,9 @@ final class RunReport {
     private let groups: ProcessGroups
     private let isLogger: Bool
     /// Where every metrics row goes (rank 0 only): metrics.jsonl, then the optional dashboards.
-    private let sinks: [MetricsSink]
+    private let sinks: MetricsSinks
+    /// The `[[alarm]]` rules, judging every row (rank 0) and agreeing on stops (every rank).
+    let alarms: AlarmMonitor
     let utilisation: Utilisation
     /// When the first step started, for the ETA.
     private var started = MPIEnvironment.wallTime()
@@ -48,7 +50,10 @@ final class RunReport {
             }
             if run.prometheus { sinks.append(PrometheusFile(path: run.dir + "/metrics.prom")) }
         }
-        self.sinks = sinks
+        let group = MetricsSinks(sinks)
+        self.sinks = group
+        alarms = AlarmMonitor(rules: setup.config.alarms, world: groups.world, runDirectory: run.dir,
+                              record: { group.writeAlarm($0) })
         utilisation = try Utilisation.establish(setup: setup, world: groups.world)
     }
 
@@ -72,9 +77,10 @@ final class RunReport {
         stepCPUSeconds.append(t.cpu)
     }
 
-    /// A train row (`fields` after the common ones) and the progress line.
+    /// A step's train row (`fields` after the common ones), judged by the alarms every step; when
+    /// `logged`, also written with its progress line.
     func step(_ step: Int, loss: Double, lr: Double, gradNorm: Double, seconds: Double,
-              fields: [(key: String, value: MetricValue)]) throws {
+              fields: [(key: String, value: MetricValue)], logged: Bool) throws {
         guard isLogger else { return }
         let tokensPerSecond = tokensPerStep / seconds
         let mfu = utilisation.mfu(tokensPerSecond: tokensPerSecond)
@@ -83,6 +89,8 @@ final class RunReport {
             ("tokens_per_s", .number((tokensPerSecond * 10).rounded() / 10)),
             ("step_ms", .number((seconds * 1e5).rounded() / 100)), ("mfu", .number((mfu * 1e6).rounded() / 1e6)),
         ]
+        defer { alarms.observe(row + fields) }
+        guard logged else { return }
         try log(row + fields)
         let steps = config.train.steps
         let eta = (MPIEnvironment.wallTime() - started) / Double(step) * Double(steps - step)
@@ -94,13 +102,15 @@ final class RunReport {
     /// An eval row and its progress line.
     func evaluation(_ step: Int, _ evaluation: Evaluation) throws {
         guard isLogger else { return }
-        try log([("step", .int(step))] + evaluation.fields)
+        let row = [("step", .int(step))] + evaluation.fields
+        try log(row)
         progress(evaluation.line)
+        alarms.observe(row)
     }
 
     /// The one place a row leaves: every sink gets the same row.
     private func log(_ row: MetricsRow) throws {
-        for sink in sinks { try sink.write(row) }
+        try sinks.write(row)
     }
 
     /// Derived figures, once, from rank 0; activation memory is gathered from every stage.
@@ -149,6 +159,7 @@ final class RunReport {
 
     /// The end of the run: where the layout's time went, then the summary.
     func finish() throws {
+        alarms.finish()
         try printTimeShares()
         try printSummary()
     }

@@ -129,6 +129,8 @@ public final class Trainer {
             let loss = try computeGradients(step: step)
             let gradientSeconds = MPIEnvironment.wallTime() - stepStart
             guard loss.isFinite else {  // every rank sees the same all-reduced loss and stops alike
+                report.alarms.observe([("step", .int(step)), ("loss", .number(loss))])
+                report.alarms.finish()
                 throw RunError("loss is \(loss) at step \(step) (fp32); lower train.lr or check the data",
                                seenByEveryRank: true)
             }
@@ -153,9 +155,8 @@ public final class Trainer {
                     expert: model.expertCommunicationTime?.take() ?? 0, gradients: gradientSeconds, step: seconds,
                     cpu: processCPUSeconds() - stepCPUStart))
             }
-            if step % config.train.logEvery == 0 || step == steps {
-                try report.step(step, loss: loss, lr: lr, gradNorm: gradNorm, seconds: seconds, fields: stepFields())
-            }
+            try report.step(step, loss: loss, lr: lr, gradNorm: gradNorm, seconds: seconds, fields: stepFields(),
+                            logged: step % config.train.logEvery == 0 || step == steps)
             if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
                 watchdog.enter(.evaluation, step: step)
                 try report.evaluation(step, objective.evaluate(step: step))
@@ -165,9 +166,13 @@ public final class Trainer {
                 watchdog.enter(.evaluation, step: step)
                 try report.evaluation(step, heldOut.evaluate(due, step: step))
             }
-            if step == steps || (every > 0 && step % every == 0) {
+            let saves = step == steps || (every > 0 && step % every == 0)
+            if saves {
                 watchdog.enter(.checkpoint, step: step)
                 try saveCheckpoint(step: step)
+            }
+            if let stop = try report.alarms.agreedStop() {
+                try end(stop, step: step, checkpointSaved: saves, report: report)
             }
             step += 1
         }

@@ -39,6 +39,7 @@ public struct TrainingSetup: Sendable {
                                               blockSize: config.model.blockSize)
         }
         let heldOut = try config.evals.map { try HeldOutSet($0, tokenizer: corpus.tokenizer, dims: dims) }
+        try RunMetrics.check(config.alarms, against: RunMetrics.names(config: config, heldOut: heldOut))
         (self.config, self.degrees, self.corpus, self.dims, self.preferences) = (config, degrees, corpus, dims, preferences)
         self.heldOut = heldOut
     }

@@ -78,13 +78,17 @@ func agreeOrExit(_ world: Communicator, _ localFailure: String?, code: Int32 = 2
 }
 
 /// Runs `body` and ends the process as the contract says when it throws: a problem agreed before
-/// training (RunStop) is printed once and every rank exits with its code; anything else is a
-/// failure of the run (`abortJob`).
+/// training (RunStop) is printed once and every rank exits with its code; a `stop` alarm, agreed at
+/// a step, ends every rank with exit 3; anything else is a failure of the run (`abortJob`).
 func stoppingOnFailure(_ world: Communicator, _ body: () throws -> Void) {
     do {
         try body()
     } catch let stop as RunStop {
         exit(world, stop)
+    } catch let stop as AlarmStop {
+        if world.rank == 0 { progress("tessera: \(stop)") }
+        try? MPIEnvironment.finalize()
+        Foundation.exit(3)
     } catch {
         abortJob(world, error)
     }

@@ -84,6 +84,30 @@ struct HeldOutEvalTests {
         }
     }
 
+    /// Whatever a run logs, an alarm may watch: a run with every optional metric (fp16 loss
+    /// scaling, experts, evaluation, every eval kind), then `train --check` with a rule on each.
+    @Test func everyMetricLoggedIsOneAlarmsMayWatch() throws {
+        let options = ["precision.grad_allreduce=fp16", "model.n_experts=2", "train.eval_every=6", "train.steps=6"]
+        let run = Self.train(options, label: "heldout-metrics")
+        try #require(run.status == 0, "\(run.stderr)")
+        let text = try String(contentsOf: run.runDir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        var keys = Set<String>()
+        for line in text.split(separator: "\n") {
+            let row = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if row["alarm"] == nil { keys.formUnion(row.keys) }
+        }
+        keys.remove("step")
+        #expect(keys.isSuperset(of: ["loss_scale", "aux_loss", "val_loss", "val_loss/heldout", "accuracy/task", "bias/probe"]),
+                "\(keys.sorted())")
+        let rules = keys.sorted().map { "[[alarm]]\nmetric = \"\($0)\"\nwhen = \"above\"\nvalue = 1e9\naction = \"log\"\n" }
+        let config = try String(contentsOf: Self.files.config, encoding: .utf8) + "\n" + rules.joined(separator: "\n")
+        let file = Tessera.temporaryDirectory("heldout-metrics-config").appendingPathComponent("all.toml")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        let check = Tessera.train(np: 2, config: file, overrides: ["train.eval_steps=2"] + options, label: "heldout-check",
+                                  extraArguments: ["--check"])
+        #expect(check.status == 0, "\(check.stderr)")
+    }
+
     @Test func aBadEntryFileIsOneErrorLineNamingTheEntry() throws {
         let folder = Tessera.temporaryDirectory("heldout-bad")
         let task = folder.appendingPathComponent("snow.jsonl")

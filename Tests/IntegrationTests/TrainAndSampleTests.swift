@@ -78,6 +78,11 @@ struct TrainAndSampleTests {
         #expect(run.status == 1, "exit \(run.status): \(run.stderr)")
         #expect(run.errorLines.count == 1 && run.errorLines[0].contains("loss is"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: run.runDir.appendingPathComponent("model.h5").path))
+        // The built-in alarm says so in metrics.jsonl too; nothing is saved of the broken weights.
+        let alarms = AlarmTests.alarmRows(run)
+        #expect(alarms.count == 1 && alarms[0]["alarm"] as? String == "loss" && alarms[0]["when"] as? String == "nonfinite"
+            && alarms[0]["action"] as? String == "stop" && alarms[0]["value"] is NSNull, "\(alarms)")
+        #expect(!FileManager.default.fileExists(atPath: run.runDir.appendingPathComponent("checkpoints/latest").path))
     }
 
     @Test func sampleFromAMissingCheckpointExitsTwo() {
