@@ -60,6 +60,34 @@ struct AlarmTests {
         #expect(Self.alarmRows(run).count == 1)
     }
 
+    /// A rank stopped with SIGSTOP stalls the job: rank 0's watcher fires the `stalled` rule while
+    /// the training thread waits in a collective, and its command runs then; the rank is continued
+    /// only once the command has written, so nothing hangs on how fast the machine is.
+    @Test func aStalledRuleFiresWhileTheRunIsStuckAndTheRunGoesOnAfterwards() throws {
+        let out = Tessera.temporaryDirectory("alarm-stalled-out").appendingPathComponent("stalled.json")
+        let toml = "[[alarm]]\nmetric = \"loss\"\nwhen = \"stalled\"\nvalue = 2\naction = \"exec\"\n"
+            + "command = \"cat >> '\(out.path)'\"\n"
+        let runDir = Tessera.temporaryDirectory("alarm-stalled")
+        var written = false
+        let run = Tessera.train(np: 2, config: try Self.config(toml, label: "alarm-stalled"), overrides: FailureTests.longRun,
+                                label: "alarm-stalled", runDir: runDir, timeout: 300) {
+            let stopped = FailureTests.signalRank(of: runDir, afterStep: 20, SIGSTOP)
+            let start = Date()
+            while !written && Date().timeIntervalSince(start) < 120 {
+                Thread.sleep(forTimeInterval: 0.1)
+                written = ((try? String(contentsOf: out, encoding: .utf8)) ?? "").hasSuffix("\n")
+            }
+            if let pid = stopped?.pid { kill(pid, SIGCONT) }
+        }
+        #expect(written, "no stalled alarm while a rank was stopped: \(run.stderr)")
+        #expect(run.status == 0, "\(run.stderr)")
+        let first = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").first ?? ""
+        let object = try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any]
+        #expect(object?["when"] as? String == "stalled" && (object?["value"] as? Double ?? 0) > 2, "\(String(describing: object))")
+        #expect(Self.alarmRows(run).contains { $0["when"] as? String == "stalled" }, "\(Self.alarmRows(run))")
+        #expect(run.stderr.contains("loss has had no new value for"), "\(run.stderr)")
+    }
+
     @Test func aRuleOnAMetricTheRunDoesNotHaveIsOneErrorLineWithANearName() throws {
         let toml = "[[alarm]]\nmetric = \"grad_nrom\"\nwhen = \"above\"\nvalue = 10\n"
         let run = Tessera.train(np: 2, config: try Self.config(toml, label: "alarm-metric"), label: "alarm-metric")
