@@ -108,6 +108,25 @@ struct HeldOutEvalTests {
         #expect(check.status == 0, "\(check.stderr)")
     }
 
+    /// Shards prepared with the run's tokenizer (the corpus's char vocabulary) evaluate once the
+    /// model embeds their end-of-text id; before, that is one error line saying how.
+    @Test func anLmEntryReadsShardsPreparedWithTheRunsTokenizer() throws {
+        let shards = Tessera.temporaryDirectory("heldout-shards").appendingPathComponent("shards")
+        let prepared = runCommand([Tessera.executable.path, "prepare", "--tokenizer", "char", "--input",
+                                   packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path, "--output", shards.path],
+                                  timeout: 120)
+        try #require(prepared.status == 0, "\(prepared.stderr)")
+        let config = Tessera.temporaryDirectory("heldout-shards-config").appendingPathComponent("shards.toml")
+        try "[[eval]]\nname = \"shards\"\npath = \"\(shards.path)\"\nevery = 6\n".write(to: config, atomically: true, encoding: .utf8)
+        let refused = Tessera.train(np: 2, config: config, label: "heldout-shards")
+        #expect(refused.status == 2 && refused.errorLines.count == 1 && refused.errorLines[0].contains("model.vocab_size"),
+                "\(refused.stderr)")
+        let run = Tessera.train(np: 2, config: config, overrides: ["model.vocab_size=66", "train.eval_steps=2"],
+                                label: "heldout-shards")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.rows(key: "val_loss/shards").keys.sorted() == [6, 12], "\(run.stderr)")
+    }
+
     @Test func aBadEntryFileIsOneErrorLineNamingTheEntry() throws {
         let folder = Tessera.temporaryDirectory("heldout-bad")
         let task = folder.appendingPathComponent("snow.jsonl")
