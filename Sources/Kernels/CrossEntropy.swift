@@ -32,7 +32,8 @@ public func logitsAtTargets(_ values: FloatPointer, _ logits: ConstFloatPointer,
     }
 }
 
-/// losses (BT) = logsumexp − target logit; lse (BT) saved for backward. Single-shard form.
+/// losses (BT) = logsumexp − target logit (0 for a negative, ignored target); lse (BT) saved for
+/// backward. Single-shard form.
 public func crossEntropyForward(_ losses: FloatPointer, _ lse: FloatPointer,
                                 _ logits: ConstFloatPointer, _ targets: UnsafePointer<Int32>,
                                 BT: Int, V: Int, ld: Int) {
@@ -40,11 +41,12 @@ public func crossEntropyForward(_ losses: FloatPointer, _ lse: FloatPointer,
     logitRowSumExp(losses, logits, lse, BT: BT, V: V, ld: ld)
     for r in 0..<BT { lse[r] += log(losses[r]) }
     logitsAtTargets(losses, logits, targets, BT: BT, V: V, ld: ld)
-    for r in 0..<BT { losses[r] = lse[r] - losses[r] }
+    for r in 0..<BT { losses[r] = targets[r] < 0 ? 0 : lse[r] - losses[r] }
 }
 
 /// In place: logits become dlogits = (softmax − onehot(target)) · dloss, or · weights[r] per row
-/// when `weights` is given (a per-token objective such as DPO's); padding columns become 0.
+/// when `weights` is given (a per-token objective such as DPO's); padding columns become 0. A
+/// negative target is ignored (padding of a target sequence): its row becomes 0.
 public func crossEntropyBackward(_ logits: FloatPointer, _ lse: ConstFloatPointer,
                                  _ targets: UnsafePointer<Int32>, dloss: Float, weights: ConstFloatPointer? = nil,
                                  BT: Int, V: Int, ld: Int, vocabStart: Int = 0) {
@@ -52,7 +54,7 @@ public func crossEntropyBackward(_ logits: FloatPointer, _ lse: ConstFloatPointe
         for r in rows {
             let row = logits + r * ld
             let l = lse[r]
-            let dloss = weights?[r] ?? dloss
+            let dloss = targets[r] < 0 ? 0 : weights?[r] ?? dloss
             for j in 0..<V { row[j] = fastExp(row[j] - l) * dloss }
             for j in V..<ld { row[j] = 0 }
             let t = Int(targets[r]) - vocabStart

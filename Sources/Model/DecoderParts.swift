@@ -4,7 +4,8 @@ import Kernels
 /// chosen here once (a family's choices, or the keys that override them) and dispatched by the
 /// model. GPT-2: LayerNorm, learned positions, multi-head attention, GELU MLP of 4·C, biases, head
 /// tied to the token embedding. LLaMA: RMSNorm, rotary positions, grouped-query attention,
-/// SwiGLU MLP, no biases, an untied head.
+/// SwiGLU MLP, no biases, an untied head. T5 (v1.1): RMSNorm, a relative position bias and
+/// unscaled attention scores, gated-GELU MLP, no biases, an untied head, fan-in initialisation.
 public struct DecoderParts: Sendable, Equatable {
     public enum Norm: Sendable, Equatable {
         /// With weight and bias.
@@ -18,6 +19,10 @@ public struct DecoderParts: Sendable, Equatable {
         case learned
         /// Rotary embedding of the queries and keys, angles position · theta^(−2i/HS).
         case rotary(theta: Double)
+        /// T5's bucketed relative position bias on the attention scores: one learned (buckets, NH)
+        /// table per stack, owned by its first layer and shared by the rest; scores unscaled
+        /// (T5 folds 1/√HS into the initialisation).
+        case relative(buckets: Int, maxDistance: Int)
     }
 
     public enum MLP: Sendable, Equatable {
@@ -25,6 +30,16 @@ public struct DecoderParts: Sendable, Equatable {
         case gelu
         /// proj(silu(gate x) · up x), gate and up fused in fc: (2H, C) rows [gate | up].
         case swiglu
+        /// proj(gelu(gate x) · up x) with GELU's tanh form (T5 v1.1's gated-GELU), fc as SwiGLU's.
+        case geglu
+    }
+
+    public enum Initialization: Sendable, Equatable {
+        /// GPT-2's: N(0, 0.02), the residual projections scaled by 1/√(2L).
+        case gpt2
+        /// T5's (Mesh TensorFlow's): a weight's std 1/√fan-in, the queries' 1/√(C·HS) (the
+        /// attention scale folded in), the token embedding's 1.
+        case fanIn
     }
 
     public var norm: Norm
@@ -39,9 +54,10 @@ public struct DecoderParts: Sendable, Equatable {
     public var bias: Bool
     /// The output head is the token embedding (else a separate `lm_head.weight`).
     public var tiedEmbeddings: Bool
+    public var initialization: Initialization
 
     public init(norm: Norm, normEps: Float, position: Position, kvHeads: Int, mlp: MLP, ffnHidden: Int,
-                bias: Bool, tiedEmbeddings: Bool) {
+                bias: Bool, tiedEmbeddings: Bool, initialization: Initialization = .gpt2) {
         self.norm = norm
         self.normEps = normEps
         self.position = position
@@ -50,6 +66,7 @@ public struct DecoderParts: Sendable, Equatable {
         self.ffnHidden = ffnHidden
         self.bias = bias
         self.tiedEmbeddings = tiedEmbeddings
+        self.initialization = initialization
     }
 
     /// GPT-2's parts for n_head heads of n_embd channels.
@@ -58,13 +75,33 @@ public struct DecoderParts: Sendable, Equatable {
                      ffnHidden: 4 * nEmbd, bias: true, tiedEmbeddings: true)
     }
 
-    /// Rows of the MLP's first linear: H, or 2H for SwiGLU's gate and up.
-    public var fcRows: Int { mlp == .swiglu ? 2 * ffnHidden : ffnHidden }
+    /// T5's parts, as Hugging Face's T5 v1.1 configs have them.
+    public static func t5(nHead: Int, ffnHidden: Int, buckets: Int, maxDistance: Int) -> DecoderParts {
+        DecoderParts(norm: .rmsNorm, normEps: 1e-6, position: .relative(buckets: buckets, maxDistance: maxDistance),
+                     kvHeads: nHead, mlp: .geglu, ffnHidden: ffnHidden, bias: false, tiedEmbeddings: false,
+                     initialization: .fanIn)
+    }
+
+    /// Rows of the MLP's first linear: H, or 2H for a gated MLP's gate and up.
+    public var fcRows: Int { mlp == .gelu ? ffnHidden : 2 * ffnHidden }
 
     /// Whether q, k and v are one fused parameter (`attn.c_attn`, rows [q | k | v]); with fewer kv
-    /// heads they are three (`attn.q`, `attn.k`, `attn.v`), adjacent in memory, so that a rank's
-    /// slices of them still form one [q | k | v] matrix for a single product.
-    func fusedQKV(nHead: Int) -> Bool { kvHeads == nHead }
+    /// heads, or T5's initialisation (q's differs), they are three (`attn.q`, `attn.k`, `attn.v`),
+    /// adjacent in memory, so that a rank's slices of them still form one [q | k | v] matrix for a
+    /// single product.
+    func fusedQKV(nHead: Int) -> Bool { kvHeads == nHead && initialization == .gpt2 }
+
+    /// The attention scores' scale: nil for 1/√HS, 1 under a relative position bias (T5).
+    public var attentionScale: Float? {
+        if case .relative = position { return 1 }
+        return nil
+    }
+
+    /// The relative position bias's buckets and distance, under relative positions.
+    public var relativeBuckets: (buckets: Int, maxDistance: Int)? {
+        if case .relative(let buckets, let maxDistance) = position { return (buckets, maxDistance) }
+        return nil
+    }
 
     /// In words, for the start-up line: "rmsnorm (eps 1e-05), rope (theta 10000), grouped-query attention
     /// (2 kv heads), swiglu MLP of 388, no biases, untied head".
@@ -74,9 +111,10 @@ public struct DecoderParts: Sendable, Equatable {
         let positions = switch position {
         case .learned: "learned positions"
         case .rotary(let theta): "rope (theta \(theta.formatted))"
+        case .relative(let buckets, let maxDistance): "relative position bias (\(buckets) buckets to \(maxDistance))"
         }
         return ["\(norm == .layerNorm ? "layernorm" : "rmsnorm") (eps \(normEps))", positions, attention,
-                "\(mlp == .gelu ? "gelu" : "swiglu") MLP of \(ffnHidden)", bias ? "biases" : "no biases",
+                "\(mlp) MLP of \(ffnHidden)", bias ? "biases" : "no biases",
                 tiedEmbeddings ? "tied head" : "untied head"].joined(separator: ", ")
     }
 
@@ -95,6 +133,7 @@ extension DecoderParts.MLP {
         switch self {
         case .gelu: geluForward(hidden, fc, N: rows * H)
         case .swiglu: swigluForward(hidden, fc, N: rows, H: H)
+        case .geglu: gegluForward(hidden, fc, N: rows, H: H)
         }
     }
 
@@ -103,6 +142,7 @@ extension DecoderParts.MLP {
         switch self {
         case .gelu: geluBackward(dfc, dhidden, fc, N: rows * H)
         case .swiglu: swigluBackward(dfc, dhidden, fc, N: rows, H: H)
+        case .geglu: gegluBackward(dfc, dhidden, fc, N: rows, H: H)
         }
     }
 }

@@ -16,9 +16,25 @@ public struct DropoutContext: Sendable {
         self.globalBatch = globalBatch
     }
 
-    /// Sites: 0 the embedding, then 1 + 2·layer (attention branch) and 2 + 2·layer (MLP branch).
+    /// Counters of site `site`'s first sequence: each (step, site, sequence) owns `elementsPerSequence`
+    /// consecutive counters. Sites: see `GPT.dropoutSite`.
     func counterBase(site: Int, sites: Int, elementsPerSequence: Int) -> UInt64 {
         let sequence = (step * sites + site) * globalBatch + firstSequence
         return UInt64(sequence) &* UInt64(elementsPerSequence)
+    }
+
+    /// out = the mask of `site` applied to inp: B sequences of `perSequence` elements each, every
+    /// sequence keyed by its global index with `stride` ≥ perSequence counters of its own (an
+    /// encoder-decoder's sites differ in length; the longest sets the stride, so no two share).
+    func apply(_ out: FloatPointer, _ inp: ConstFloatPointer, B: Int, perSequence: Int, site: Int, sites: Int, stride: Int) {
+        guard perSequence != stride else {
+            return mask.apply(out, inp, N: B * perSequence, counterBase: counterBase(site: site, sites: sites,
+                                                                                   elementsPerSequence: stride))
+        }
+        for b in 0..<B {
+            let sequence = (step * sites + site) * globalBatch + firstSequence + b
+            mask.apply(out + b * perSequence, inp + b * perSequence, N: perSequence,
+                       counterBase: UInt64(sequence) &* UInt64(stride))
+        }
     }
 }

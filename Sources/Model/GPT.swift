@@ -28,7 +28,7 @@ public final class GPT {
     /// Per local block, per local expert: offsets of its parameters (two without biases).
     private let expertOffsets: [[[ExpertLeaf: Int]]]
     /// Routing statistics summed over every forward with targets since the last `takeRoutingTotals`.
-    private var routingTotals: RoutingTotals
+    var routingTotals: RoutingTotals
     /// Flat offsets of the token embedding, the position embedding, the final norm and the head's
     /// weight (the token embedding when tied), where this rank holds them.
     let wte: Int?
@@ -36,11 +36,14 @@ public final class GPT {
     let headWeight: Int?
     /// cos and sin of every position's rotary angles, under rotary positions.
     let rope: RopeTable?
+    /// The buckets of every relative position, per stack (the encoder's, then the decoder's), under
+    /// relative positions.
+    let relativeBuckets: [RelativePositionBuckets]?
     private var scratch: GPTGradientScratch?
     /// The linear layers' products in the compute precision.
     let linears: LinearLayers
     /// fp32 working copies of the activations saved in bf16.
-    private let staging = TensorStaging()
+    let staging = TensorStaging()
     /// Key and value gradients of every kv head, summed over the tensor ranks that copy them.
     private let kvGradientSum = ScratchBuffer<Float>()
     /// (B, T, C) a block branch's output before the residual add, during one forward.
@@ -77,8 +80,15 @@ public final class GPT {
         } else {
             rope = nil
         }
+        relativeBuckets = dims.parts.relativeBuckets.map { table in
+            let decoder = RelativePositionBuckets(bidirectional: false, buckets: table.buckets,
+                                                  maxDistance: table.maxDistance, length: dims.blockSize)
+            guard let encoder = dims.encoder else { return [decoder] }
+            return [RelativePositionBuckets(bidirectional: true, buckets: table.buckets, maxDistance: table.maxDistance,
+                                            length: encoder.blockSize), decoder]
+        }
         blockOffsets = partition.layers.map { l in
-            Dictionary(uniqueKeysWithValues: BlockLeaf.leaves(dims).compactMap { leaf in
+            Dictionary(uniqueKeysWithValues: BlockLeaf.leaves(dims, layer: l).compactMap { leaf in
                 offset(GPTParameterName.block(l, leaf)).map { (leaf, $0) }
             })
         }
@@ -112,7 +122,7 @@ public final class GPT {
     /// Flat parameter range of global block `layer`'s dense parameters (its gradient bucket,
     /// summed across data-parallel replicas); the block must be local.
     public func blockRange(_ layer: Int) -> Range<Int> {
-        let leaves = BlockLeaf.leaves(dims)
+        let leaves = BlockLeaf.leaves(dims, layer: layer)
         let first = store.index(of: GPTParameterName.block(layer, leaves.first!))
         let last = store.index(of: GPTParameterName.block(layer, leaves.last!))
         return store.offsets[first]..<store.range(of: last).upperBound
@@ -155,7 +165,9 @@ public final class GPT {
     public func makeActivations(batch B: Int) -> GPTActivations {
         let acts = GPTActivations(dims: dims, partition: partition, B: B, T: dims.blockSize, compute: linears.compute)
         if let experts {
-            for i in acts.blocks.indices { acts.blocks[i].routing = experts.makeRecord(B: B, T: dims.blockSize) }
+            for (i, l) in partition.layers.enumerated() {
+                acts.blocks[i].routing = experts.makeRecord(B: B, T: dims.positions(l))
+            }
         }
         return acts
     }
@@ -165,7 +177,7 @@ public final class GPT {
     /// working copies of the tensors saved in bf16.
     public static func workspaceFloats(dims: GPTDimensions, partition: GPTPartition, B: Int, compute: ComputeType) -> Int {
         let T = dims.blockSize
-        return headWorkspaceFloats(dims: dims, partition: partition, B: B) + B * T * dims.nEmbd
+        return headWorkspaceFloats(dims: dims, partition: partition, B: B) + B * max(T, dims.encoderBlockSize) * dims.nEmbd
             + GPTActivations.stagingFloats(dims: dims, partition: partition, B: B, T: T, compute: compute)
     }
 
@@ -175,7 +187,7 @@ public final class GPT {
     }
 
     /// Router and local expert pointers of local block i inside `base` (values or gradients).
-    private func expertWeights(_ base: FloatPointer, block i: Int) -> ExpertWeights {
+    func expertWeights(_ base: FloatPointer, block i: Int) -> ExpertWeights {
         ExpertWeights(router: BlockView(base, blockOffsets[i]).routerw, experts: expertOffsets[i].map {
             (base + $0[.fcWeight]!, $0[.fcBias].map { base + $0 }, base + $0[.projWeight]!, $0[.projBias].map { base + $0 })
         })
@@ -190,15 +202,24 @@ public final class GPT {
         return routingTotals
     }
 
-    /// Floats in a stage boundary transfer of one microbatch: the residual stream (B, T, C).
-    public func boundaryCount(_ acts: GPTActivations) -> Int { acts.B * acts.T * dims.nEmbd }
+    /// Floats in a stage boundary transfer of one microbatch (see `StageBoundary`).
+    public func boundaryCount(_ acts: GPTActivations) -> Int { acts.boundary.count }
     /// Where a stage without the embedding expects its input before `forward`.
     public func stageInput(_ acts: GPTActivations) -> UnsafeMutablePointer<Float> { acts.encoded }
-    /// A stage's output after `forward`, when it has no head.
-    public func stageOutput(_ acts: GPTActivations) -> UnsafeMutablePointer<Float> { acts.stageOutput }
+    /// What a stage without the head sends on after `forward`.
+    public func stageOutput(_ acts: GPTActivations) -> UnsafeMutablePointer<Float> {
+        acts.boundary.sendsCopy ? acts.boundaryOutput : acts.stageOutput
+    }
     /// Before `backward` on a stage without the head: the gradient of its output; after `backward`
     /// on a stage without the embedding: the gradient of its input.
-    public func residualGradient(batch B: Int) -> UnsafeMutablePointer<Float> { scratch(B).dresidual }
+    public func residualGradient(batch B: Int) -> UnsafeMutablePointer<Float> { scratch(B).dboundary }
+
+    /// Token ids of one microbatch of B sequences as `forward` and `backward` read them: a
+    /// decoder's (B, T); an encoder-decoder's (B, S) inputs, (B, T) decoder inputs, then the B
+    /// inputs' lengths (1...S; positions past a length are padding).
+    public func inputCount(batch B: Int) -> Int {
+        dims.encoder == nil ? B * dims.blockSize : B * (dims.encoderBlockSize + dims.blockSize + 1)
+    }
 
     private func scratch(_ B: Int) -> GPTGradientScratch {
         if let scratch, scratch.B == B { return scratch }
@@ -207,105 +228,154 @@ public final class GPT {
         return made
     }
 
-    private var dropoutSites: Int { 1 + 2 * dims.nLayer }
+    /// What the blocks of `layer`'s stack read: its positions and mask, the encoder's padding, the
+    /// relative position bias from the stage boundary's table (its gradient into `boundaryGradient`'s).
+    private func stack(_ acts: GPTActivations, layer: Int, tokens: UnsafePointer<Int32>, T: Int,
+                       boundaryGradient: FloatPointer? = nil, cross: CrossSource? = nil) -> StackContext {
+        let encoder = dims.isEncoderLayer(layer), B = acts.B
+        var bias: RelativePositionBias?, biasGradient: FloatPointer?
+        if let buckets = relativeBuckets {
+            let slot = acts.boundary.table(layer: layer, dims: dims)
+            bias = RelativePositionBias(table: acts.encoded + slot.lowerBound, ld: dims.nHead / partition.tpSize,
+                                        buckets: buckets[encoder || dims.encoder == nil ? 0 : 1])
+            biasGradient = boundaryGradient.map { $0 + slot.lowerBound }
+        }
+        return StackContext(T: encoder ? dims.encoderBlockSize : T, mask: encoder ? .none : .causal,
+                            keyLengths: encoder ? inputLengths(tokens, B: B) : nil, bias: bias,
+                            biasGradient: biasGradient, cross: cross)
+    }
+
+    /// An encoder-decoder's input lengths inside a microbatch's tokens (see `inputCount`).
+    private func inputLengths(_ tokens: UnsafePointer<Int32>, B: Int) -> UnsafePointer<Int32> {
+        tokens + B * (dims.encoderBlockSize + dims.blockSize)
+    }
+
+    /// The cross-attention's source for this stage's decoder blocks: on the stage holding the first
+    /// decoder layer, the encoder's final norm of its last residual (`encoderStream`); on later
+    /// stages, what arrived in the boundary. Rounded to bf16 once under bf16 compute.
+    private func crossSource(_ acts: GPTActivations, block i: Int, layer: Int, encoderStream: ConstFloatPointer,
+                             tokens: UnsafePointer<Int32>, gradient: FloatPointer? = nil,
+                             normalize: Bool) -> CrossSource {
+        let BS = acts.B * dims.encoderBlockSize, C = dims.nEmbd
+        var output = encoderStream
+        if layer == dims.encoderLayers {
+            output = UnsafePointer(acts.encoderOutput)
+            if normalize {
+                let w = BlockView(store.values, blockOffsets[i])
+                normForward(acts.encoderOutput, acts.encoderOutputMean, acts.encoderOutputRstd, encoderStream,
+                            w[.encoderNormWeight]!, w[.encoderNormBias], N: BS, C: C)
+            }
+        }
+        var saved = SavedTensor(UnsafeMutablePointer(mutating: output), floats: BS * C, bf16: false)
+        if case .bf16(let half) = acts.crossInput.storage {
+            if normalize { convertToHalf(.bf16, output, half, count: BS * C) }
+            saved = acts.crossInput
+        }
+        return CrossSource(output: saved, S: dims.encoderBlockSize, keyLengths: inputLengths(tokens, B: acts.B),
+                           gradient: gradient)
+    }
+
+    /// The residual stream block i read: the stack's previous block's output on this stage, or the
+    /// stack's stream in the stage input.
+    private func blockInput(_ acts: GPTActivations, block i: Int) -> ConstFloatPointer {
+        let layer = partition.layers.lowerBound + i
+        if i > 0 && dims.isEncoderLayer(layer - 1) == dims.isEncoderLayer(layer) {
+            return UnsafePointer(staging.widen(acts.blocks[i - 1].residual3,
+                                               count: acts.B * dims.positions(layer) * dims.nEmbd, as: .blockResidual))
+        }
+        let stream = dims.isEncoderLayer(layer) ? acts.boundary.encoder! : acts.boundary.decoder
+        return UnsafePointer(acts.encoded + stream.lowerBound)
+    }
 
     /// Runs B sequences of T ≤ block_size tokens through this rank's layers. On the last stage with
-    /// targets, returns the summed token losses (equal on every tensor rank) and keeps what backward
-    /// needs; without targets, leaves this rank's logit columns for `fullLogits`. Other stages
-    /// return 0 and leave their output in `stageOutput`.
+    /// targets, returns the summed token losses (equal on every tensor rank; a negative target is
+    /// ignored) and keeps what backward needs; without targets, leaves this rank's logit columns
+    /// for `fullLogits`. Other stages return 0 and leave their output in `stageOutput`.
+    /// An encoder-decoder reads its tokens as `inputCount` says and runs full blocks only.
     /// `dloss`, when the backward that follows will take the same uniform dloss: the head's
     /// backward runs here, so the backward need not recompute the logits.
     @discardableResult
     public func forward(_ acts: GPTActivations, tokens: UnsafePointer<Int32>,
                         targets: UnsafePointer<Int32>?, T: Int? = nil,
                         dropout: DropoutContext? = nil, dloss: Float? = nil) throws(MPIError) -> Double {
-        let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, tp = partition.tpSize, parts = dims.parts
-        let heads = dims.nHead / tp, kvHeads = partition.localKVHeads(dims), width = C / tp
-        let qkvWidth = partition.localQKVRows(dims), fcWidth = parts.fcRows / tp, hidden = parts.ffnHidden / tp
-        precondition(T <= acts.T && (targets == nil || T == acts.T),
+        let B = acts.B, T = T ?? acts.T, C = dims.nEmbd, S = dims.encoderBlockSize
+        precondition(T <= acts.T && (targets == nil || T == acts.T) && (dims.encoder == nil || T == acts.T),
                      "forward over \(T) tokens with activations for \(acts.T); training needs full blocks")
-        let BT = B * T
+        let BT = B * T, io = acts.boundary
         let p = store.values
         if partition.hasEmbedding, let wte {
-            // Vocabulary-parallel embedding: each rank adds the rows it holds; one rank adds the
-            // position embedding, so the sum counts it once.
-            embeddingForward(acts.encoded, tokens, p + wte, tensor.rank == 0 ? wpe.map { UnsafePointer(p + $0) } : nil, B: B, T: T, C: C,
-                             vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
-            try tensor.reduceFromRegion(acts.encoded, count: BT * C)
-            if let dropout {
-                dropout.mask.apply(acts.encoded, acts.encoded, N: BT * C, counterBase: dropout.counterBase(
-                    site: 0, sites: dropoutSites, elementsPerSequence: T * C))
-            }
+            try embed(acts, tokens: tokens, wte: p + wte, T: T, dropout: dropout)
         }
-        let branch = branchOutput.take(BT * C)
-        // The residual stream runs in fp32; each block keeps it in the compute precision for backward.
-        var residual = UnsafePointer(acts.encoded)
+        let branch = branchOutput.take(B * max(T, S) * C)
+        // The residual streams run in fp32; each block keeps its own in the compute precision for backward.
+        var encoderStream = UnsafePointer(acts.encoded + (io.encoder?.lowerBound ?? 0))
+        var decoderStream = UnsafePointer(acts.encoded + io.decoder.lowerBound)
+        var cross: CrossSource?
         for (i, l) in partition.layers.enumerated() {
-            let w = BlockView(p, blockOffsets[i]), a = acts.blocks[i]
-            // A row-parallel projection's bias is replicated; one rank adds it before the sum.
-            let adds = tensor.rank == 0
-            staging.keep(a.ln1, count: BT * C, as: .linearInput) {
-                normForward($0, a.ln1Mean, a.ln1Rstd, residual, w.ln1w, w.ln1b, N: BT, C: C)
+            if relativeBuckets != nil && l == dims.stackStart(l) {
+                // The stack's table travels with the boundary from here on (see StageBoundary).
+                let slot = io.table(layer: l, dims: dims)
+                (acts.encoded + slot.lowerBound).update(from: BlockView(p, blockOffsets[i])[.relativeBias]!, count: slot.count)
             }
-            let qkv = staging.keep(a.qkv, count: BT * qkvWidth, as: .qkv) {
-                linears.forward($0, a.ln1, w.qkvw, w.qkvb, BT: BT, C: C, OC: qkvWidth)
-                if let rope { ropeForward($0, rope, B: B, T: T, NH: heads, NKV: kvHeads, HS: dims.headSize) }
+            if dims.isEncoderLayer(l) {
+                encoderStream = try blockForward(i, layer: l, acts.blocks[i], input: encoderStream, B: B,
+                                                 stack: stack(acts, layer: l, tokens: tokens, T: T), branch: branch,
+                                                 dropout: dropout, routes: targets != nil)
+                continue
             }
-            // One sequence at a time, so the probabilities' working copy holds one sequence's.
-            let probabilities = heads * T * T
-            staging.keep(a.atty, count: BT * width, as: .linearInput) { atty in
-                for b in 0..<B {
-                    staging.keep(a.att.advanced(by: b * probabilities), count: probabilities, as: .attentionProbabilities) {
-                        attentionForward(atty + b * T * width, $0, qkv + b * T * qkvWidth, B: 1, T: T, NH: heads,
-                                         NKV: kvHeads, HS: dims.headSize)
-                    }
-                }
+            if dims.encoder != nil && cross == nil {
+                cross = crossSource(acts, block: i, layer: l, encoderStream: encoderStream, tokens: tokens, normalize: true)
+                if l == dims.encoderLayers { encoderStream = UnsafePointer(acts.encoderOutput) }
             }
-            // Branch outputs go to a separate buffer: an output aliasing an input would keep the
-            // elementwise loops from vectorising.
-            linears.forward(branch, a.atty, w.attProjw, adds ? w.attProjb : nil, BT: BT, C: width, OC: C)
-            try tensor.reduceFromRegion(branch, count: BT * C)
-            if let dropout {
-                dropout.mask.apply(branch, branch, N: BT * C, counterBase: dropout.counterBase(
-                    site: 1 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
-            }
-            let residual2 = staging.keep(a.residual2, count: BT * C, as: .innerResidual) {
-                residualForward($0, residual, branch, N: BT * C)
-            }
-            staging.keep(a.ln2, count: BT * C, as: .linearInput) {
-                normForward($0, a.ln2Mean, a.ln2Rstd, residual2, w.ln2w, w.ln2b, N: BT, C: C)
-            }
-            if let experts, let routing = a.routing {
-                try experts.forward(routing, input: a.ln2.fp32, output: branch, weights: expertWeights(p, block: i),
-                                    B: B, T: T)
-                if targets != nil { routingTotals.add(routing, layer: l) }
-            } else {
-                let fch = staging.keep(a.fch, count: BT * fcWidth, as: .preActivation) {
-                    linears.forward($0, a.ln2, w.fcw, w.fcb, BT: BT, C: C, OC: fcWidth)
-                }
-                staging.keep(a.fchGelu, count: BT * hidden, as: .linearInput) { parts.mlp.forward($0, fch, rows: BT, H: hidden) }
-                linears.forward(branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: hidden, OC: C)
-            }
-            try tensor.reduceFromRegion(branch, count: BT * C)
-            if let dropout {
-                dropout.mask.apply(branch, branch, N: BT * C, counterBase: dropout.counterBase(
-                    site: 2 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
-            }
-            residual = UnsafePointer(staging.keep(a.residual3, count: BT * C, as: .blockResidual) {
-                residualForward($0, residual2, branch, N: BT * C)
-            })
+            decoderStream = try blockForward(i, layer: l, acts.blocks[i], input: decoderStream, B: B,
+                                             stack: stack(acts, layer: l, tokens: tokens, T: T, cross: cross),
+                                             branch: branch, dropout: dropout, routes: targets != nil)
         }
         acts.headDloss = nil
-        guard let headWeight, let lnfw else { return 0 }
+        guard let headWeight, let lnfw else {
+            if io.sendsCopy {
+                let out = acts.boundaryOutput
+                if let encoder = io.encoder { (out + encoder.lowerBound).update(from: encoderStream, count: encoder.count) }
+                (out + io.decoder.lowerBound).update(from: decoderStream, count: io.decoder.count)
+                for slot in io.tables { (out + slot.lowerBound).update(from: acts.encoded + slot.lowerBound, count: slot.count) }
+            }
+            return 0
+        }
         let V = partition.vocabShard(dims)
         staging.keep(acts.lnf, count: BT * C, as: .linearInput) {
-            normForward($0, acts.lnfMean, acts.lnfRstd, residual, p + lnfw, lnfb.map { p + $0 }, N: BT, C: C)
+            normForward($0, acts.lnfMean, acts.lnfRstd, decoderStream, p + lnfw, lnfb.map { p + $0 }, N: BT, C: C)
         }
         guard let targets else {
             linears.forward(acts.sampledLogits.take(B * acts.T * V), acts.lnf, p + headWeight, nil, BT: BT, C: C, OC: V)
             return 0
         }
         return try headLoss(acts, targets: targets, BT: BT, dloss: dloss)
+    }
+
+    /// The first stage's embeddings: the vocabulary-parallel token embedding (each rank adds the
+    /// rows it holds; one rank adds the position embedding, so the sum counts it once), of a
+    /// decoder's tokens, or of an encoder-decoder's inputs and decoder inputs.
+    private func embed(_ acts: GPTActivations, tokens: UnsafePointer<Int32>, wte: ConstFloatPointer, T: Int,
+                       dropout: DropoutContext?) throws(MPIError) {
+        let B = acts.B, C = dims.nEmbd, io = acts.boundary, p = store.values
+        let (start, count) = (partition.vocabStart(dims), partition.validVocab(dims))
+        var rows = 0
+        if let encoder = io.encoder {
+            let S = dims.encoderBlockSize
+            embeddingForward(acts.encoded + encoder.lowerBound, tokens, wte, nil, B: B, T: S, C: C,
+                             vocabStart: start, vocabCount: count)
+            rows = B * S
+        }
+        embeddingForward(acts.encoded + io.decoder.lowerBound, tokens + rows, wte,
+                         tensor.rank == 0 ? wpe.map { UnsafePointer(p + $0) } : nil, B: B, T: T, C: C,
+                         vocabStart: start, vocabCount: count)
+        try tensor.reduceFromRegion(acts.encoded, count: (rows + B * T) * C)
+        if io.encoder != nil {
+            dropOut(acts.encoded, dropout, site: 0, B: B, T: dims.encoderBlockSize)
+            dropOut(acts.encoded + io.decoder.lowerBound, dropout, site: 1, B: B, T: T)
+        } else {
+            dropOut(acts.encoded, dropout, site: 0, B: B, T: T)
+        }
     }
 
     /// Per-token losses (B·T) after a forward with targets, on the stage with the head.
@@ -330,89 +400,94 @@ public final class GPT {
     public func backward(_ acts: GPTActivations, tokens: UnsafePointer<Int32>,
                          targets: UnsafePointer<Int32>, dloss: Float, tokenWeights: UnsafePointer<Float>? = nil,
                          dropout: DropoutContext? = nil, blockDone: (Int) -> Void = { _ in }) throws(MPIError) {
-        let B = acts.B, T = acts.T, C = dims.nEmbd, tp = partition.tpSize, parts = dims.parts
-        let heads = dims.nHead / tp, kvHeads = partition.localKVHeads(dims), width = C / tp
-        let qkvWidth = partition.localQKVRows(dims), fcWidth = parts.fcRows / tp, hidden = parts.ffnHidden / tp
-        let BT = B * T
-        let s = scratch(B)
+        let B = acts.B, T = acts.T, C = dims.nEmbd, BT = B * T, S = dims.encoderBlockSize
+        let s = scratch(B), io = acts.boundary
         let p = store.values, g = store.grads
-
+        let dDecoder = s.dboundary + io.decoder.lowerBound
+        let dEncoder = io.encoder.map { s.dboundary + $0.lowerBound }
         if let lnfw {
             let dlnf = headBackward(acts, targets: targets, dloss: dloss, tokenWeights: tokenWeights)
             try tensor.copyToRegionBackward(dlnf, count: BT * C)
-            s.dresidual.update(repeating: 0, count: BT * C)
-            normBackward(s.dresidual, g + lnfw, lnfb.map { g + $0 }, dlnf, acts.stageOutput, p + lnfw,
+            // Nothing reaches the encoder's stream or the tables but through the blocks.
+            s.dboundary.update(repeating: 0, count: io.count)
+            normBackward(dDecoder, g + lnfw, lnfb.map { g + $0 }, dlnf, acts.stageOutput, p + lnfw,
                          acts.lnfMean, acts.lnfRstd, N: BT, C: C)
         }
-
+        // The encoder output's gradient from this stage's decoder blocks, summed over the tensor
+        // group once (each rank's key-value products see only its heads).
+        let firstDecoderLayer = dims.encoder == nil ? nil : partition.layers.first { !dims.isEncoderLayer($0) }
+        if firstDecoderLayer != nil { s.dencoderPartial.update(repeating: 0, count: B * S * C) }
+        var cross: CrossSource?
         for (i, l) in partition.layers.enumerated().reversed() {
-            let w = BlockView(p, blockOffsets[i]), dw = BlockView(g, blockOffsets[i])
-            let a = acts.blocks[i]
-            // MLP branch: the residual gradient enters through the (possibly dropped-out) projection.
-            var dbranch = UnsafePointer(s.dresidual)
-            if let dropout {
-                dropout.mask.apply(s.dbranch, s.dresidual, N: BT * C, counterBase: dropout.counterBase(
-                    site: 2 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
-                dbranch = UnsafePointer(s.dbranch)
-            }
-            if let experts, let routing = a.routing {
-                // Each sequence's balancing loss weighs coef / global batch, i.e. coef · dloss · T.
-                let auxScale = Float(experts.settings.auxLossCoefficient) * dloss * Float(T)
-                try experts.backward(routing, dOutput: dbranch, input: a.ln2.fp32, dInput: s.dnarrow,
-                                     weights: expertWeights(p, block: i), grads: expertWeights(g, block: i),
-                                     auxScale: auxScale, B: B, T: T)
+            let a = acts.blocks[i], input = blockInput(acts, block: i)
+            if dims.isEncoderLayer(l) {
+                try blockBackward(i, layer: l, a, input: input, dresidual: dEncoder!, B: B,
+                                  stack: stack(acts, layer: l, tokens: tokens, T: T, boundaryGradient: s.dboundary),
+                                  scratch: s, dloss: dloss, dropout: dropout)
             } else {
-                linears.backward(s.dwide, dw.fcProjw, dw.fcProjb, dbranch, a.fchGelu, w.fcProjw,
-                                 BT: BT, C: hidden, OC: C)
-                let fch = staging.widen(a.fch, count: BT * fcWidth, as: .preActivation)
-                parts.mlp.backward(s.dfch, s.dwide, fch, rows: BT, H: hidden)
-                linears.backward(s.dnarrow, dw.fcw, dw.fcb, s.dfch, a.ln2, w.fcw, BT: BT, C: C, OC: fcWidth)
-                try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
+                if let firstDecoderLayer, cross == nil {
+                    let received = UnsafePointer(acts.encoded + io.encoder!.lowerBound)
+                    cross = crossSource(acts, block: i, layer: firstDecoderLayer, encoderStream: received, tokens: tokens,
+                                        gradient: s.dencoderPartial, normalize: false)
+                }
+                try blockBackward(i, layer: l, a, input: input, dresidual: dDecoder, B: B,
+                                  stack: stack(acts, layer: l, tokens: tokens, T: T, boundaryGradient: s.dboundary,
+                                               cross: cross),
+                                  scratch: s, dloss: dloss, dropout: dropout)
+                if l == firstDecoderLayer {
+                    try finishEncoderGradient(acts, block: i, layer: l, dEncoder: dEncoder!, scratch: s)
+                }
             }
-            normBackward(s.dresidual, dw.ln2w, dw.ln2b, s.dnarrow,
-                         staging.widen(a.residual2, count: BT * C, as: .innerResidual), w.ln2w,
-                         a.ln2Mean, a.ln2Rstd, N: BT, C: C)
-            // Attention branch.
-            dbranch = UnsafePointer(s.dresidual)
-            if let dropout {
-                dropout.mask.apply(s.dbranch, s.dresidual, N: BT * C, counterBase: dropout.counterBase(
-                    site: 1 + 2 * l, sites: dropoutSites, elementsPerSequence: T * C))
-                dbranch = UnsafePointer(s.dbranch)
+            if relativeBuckets != nil && l == dims.stackStart(l) {
+                let slot = io.table(layer: l, dims: dims), dtable = BlockView(g, blockOffsets[i])[.relativeBias]!
+                for j in 0..<slot.count { dtable[j] += s.dboundary[slot.lowerBound + j] }
             }
-            linears.backward(s.dnarrow, dw.attProjw, dw.attProjb, dbranch, a.atty, w.attProjw,
-                             BT: BT, C: width, OC: C)
-            let qkv = staging.widen(a.qkv, count: BT * qkvWidth, as: .qkv), probabilities = heads * T * T
-            for b in 0..<B {
-                let att = staging.widen(a.att.advanced(by: b * probabilities), count: probabilities,
-                                        as: .attentionProbabilities)
-                attentionBackward(s.dqkv + b * T * qkvWidth, s.attention, s.dnarrow + b * T * width, att,
-                                  qkv + b * T * qkvWidth, B: 1, T: T, NH: heads, NKV: kvHeads, HS: dims.headSize)
-            }
-            if let rope { ropeBackward(s.dqkv, rope, B: B, T: T, NH: heads, NKV: kvHeads, HS: dims.headSize) }
-            try summingReplicatedKV(block: i, grads: dw) {
-                linears.backward(s.dnarrow, dw.qkvw, dw.qkvb, s.dqkv, a.ln1, w.qkvw, BT: BT, C: C, OC: qkvWidth)
-            }
-            try tensor.copyToRegionBackward(s.dnarrow, count: BT * C)
-            let residualIn = i == 0 ? acts.encoded
-                : staging.widen(acts.blocks[i - 1].residual3, count: BT * C, as: .blockResidual)
-            normBackward(s.dresidual, dw.ln1w, dw.ln1b, s.dnarrow, residualIn, w.ln1w,
-                         a.ln1Mean, a.ln1Rstd, N: BT, C: C)
             blockDone(l)
         }
         guard let wte, partition.hasEmbedding else { return }
-        if let dropout {
-            dropout.mask.apply(s.dresidual, s.dresidual, N: BT * C, counterBase: dropout.counterBase(
-                site: 0, sites: dropoutSites, elementsPerSequence: T * C))
+        if let dEncoder {
+            if let dropout {
+                dropOutGradient(dEncoder, dEncoder, dropout, site: 0, B: B, T: S)
+                dropOutGradient(dDecoder, dDecoder, dropout, site: 1, B: B, T: T)
+            }
+            embeddingBackward(g + wte, nil, dEncoder, tokens, B: B, T: S, C: C,
+                              vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
+            embeddingBackward(g + wte, nil, dDecoder, tokens + B * S, B: B, T: T, C: C,
+                              vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
+            return
         }
-        embeddingBackward(g + wte, wpe.map { g + $0 }, s.dresidual, tokens, B: B, T: T, C: C,
+        if let dropout { dropOutGradient(dDecoder, dDecoder, dropout, site: 0, B: B, T: T) }
+        embeddingBackward(g + wte, wpe.map { g + $0 }, dDecoder, tokens, B: B, T: T, C: C,
                           vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
+    }
+
+    /// After the stage's first decoder block's backward: the encoder output's gradient from this
+    /// stage's decoder blocks, summed over the tensor group, joins what later stages sent; on the
+    /// stage holding the first decoder layer it then goes through the encoder's final norm, so the
+    /// encoder stream's gradient becomes its last residual's.
+    private func finishEncoderGradient(_ acts: GPTActivations, block i: Int, layer: Int, dEncoder: FloatPointer,
+                                       scratch s: GPTGradientScratch) throws(MPIError) {
+        let BS = acts.B * dims.encoderBlockSize, C = dims.nEmbd
+        try tensor.sum(s.dencoderPartial, count: BS * C)
+        for j in 0..<BS * C { s.dencoderPartial[j] += dEncoder[j] }
+        guard layer == dims.encoderLayers else {
+            dEncoder.update(from: s.dencoderPartial, count: BS * C)
+            return
+        }
+        // The norm's input: the encoder's last residual, from this stage's last encoder block or the boundary.
+        let residual: ConstFloatPointer = i > 0 ? UnsafePointer(acts.blocks[i - 1].residual3.fp32)
+            : UnsafePointer(acts.encoded + acts.boundary.encoder!.lowerBound)
+        let w = BlockView(store.values, blockOffsets[i]), dw = BlockView(store.grads, blockOffsets[i])
+        dEncoder.update(repeating: 0, count: BS * C)
+        normBackward(dEncoder, dw[.encoderNormWeight]!, dw[.encoderNormBias], s.dencoderPartial, residual,
+                     w[.encoderNormWeight]!, acts.encoderOutputMean, acts.encoderOutputRstd, N: BS, C: C)
     }
 
     /// Runs `backward` (which adds this microbatch's qkv gradients) and, where kv heads are copied
     /// on several tensor ranks, sums their key and value gradients over the copies: each copy saw
     /// only its own query heads. Each rank puts this microbatch's contribution in its head's slot of
     /// a buffer of every kv head, and one all-reduce over the tensor group sums each slot.
-    private func summingReplicatedKV(block i: Int, grads dw: BlockView, _ backward: () -> Void) throws(MPIError) {
+    func summingReplicatedKV(block i: Int, grads dw: BlockView, _ backward: () -> Void) throws(MPIError) {
         guard partition.kvReplicas(dims) > 1 else { return backward() }
         let layer = partition.layers.lowerBound + i
         let pieces = [BlockLeaf.kWeight, .vWeight, .kBias, .vBias].compactMap { leaf in
@@ -452,7 +527,7 @@ public final class GPT {
     }
 
     /// `normForward`'s backward: adds into `dinp` (the residual stream's gradient).
-    private func normBackward(_ dinp: FloatPointer, _ dweight: FloatPointer, _ dbias: FloatPointer?,
+    func normBackward(_ dinp: FloatPointer, _ dweight: FloatPointer, _ dbias: FloatPointer?,
                               _ dout: ConstFloatPointer, _ inp: ConstFloatPointer, _ weight: ConstFloatPointer,
                               _ mean: ConstFloatPointer, _ rstd: ConstFloatPointer, N: Int, C: Int) {
         switch dims.parts.norm {

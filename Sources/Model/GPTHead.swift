@@ -32,7 +32,8 @@ extension GPT {
     }
 
     /// Per-token losses and the log-sum-exps of B·T rows after the final norm; with `dloss`, also
-    /// the head's backward (see `headBackward`). Returns the summed losses.
+    /// the head's backward (see `headBackward`). Returns the summed losses. A negative target (a
+    /// padded target position) is ignored: loss 0, no gradient.
     func headLoss(_ acts: GPTActivations, targets: UnsafePointer<Int32>, BT: Int, dloss: Float?) throws(MPIError) -> Double {
         let ld = partition.vocabShard(dims), V = partition.validVocab(dims), start = partition.vocabStart(dims)
         let rows = rowsPerHeadBlock(BT)
@@ -50,7 +51,7 @@ extension GPT {
             try tensor.sum(sums, count: 2 * n)  // both statistics in one all-reduce
             for r in 0..<n {
                 lse[r] += log(sums[r])
-                losses[r] = lse[r] - targetLogits[r]
+                losses[r] = targets[first + r] < 0 ? 0 : lse[r] - targetLogits[r]
                 total += Double(losses[r])
             }
             if let dloss { headGradientBlock(logits, acts, targets: targets, dloss: dloss, weights: nil, first: first, rows: n) }

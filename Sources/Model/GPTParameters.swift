@@ -13,11 +13,22 @@ public enum GPTParameterName {
     public static func expert(_ layer: Int, _ expert: Int, _ leaf: ExpertLeaf) -> String {
         "h.\(layer).mlp.experts.\(expert).\(leaf.rawValue)"
     }
+
+    /// The layer a block's or expert's parameter belongs to; nil outside the blocks.
+    public static func layer(of name: String) -> Int? {
+        guard name.hasPrefix("h.") else { return nil }
+        return Int(name.dropFirst(2).prefix { $0 != "." })
+    }
 }
 
-/// The parameters of one transformer block, in memory order (`leaves(_:)` says which a model has).
-/// H is the MLP's hidden width (4C for GPT-2); fc holds H rows, or 2H [gate | up] for SwiGLU.
+/// The parameters of one transformer block, in memory order (`leaves(_:layer:)` says which a
+/// block has). H is the MLP's hidden width (4C for GPT-2); fc holds H rows, or 2H [gate | up] for
+/// a gated MLP. An encoder-decoder's decoder blocks add cross-attention (q from the decoder, [k | v]
+/// from the encoder's output); its first decoder block holds the encoder's final norm, and each
+/// stack's first block the stack's relative position bias table.
 public enum BlockLeaf: String, CaseIterable, Sendable {
+    case encoderNormWeight = "ln_enc.weight"        // (C) first decoder block only
+    case encoderNormBias = "ln_enc.bias"            // (C) LayerNorm only
     case ln1Weight = "ln_1.weight"                  // (C)
     case ln1Bias = "ln_1.bias"                      // (C) LayerNorm only
     case qkvWeight = "attn.c_attn.weight"           // (3C, C), rows [q | k | v], heads contiguous
@@ -30,6 +41,15 @@ public enum BlockLeaf: String, CaseIterable, Sendable {
     case vBias = "attn.v.bias"                      // (NKV·HS)
     case attnProjWeight = "attn.c_proj.weight"      // (C, C)
     case attnProjBias = "attn.c_proj.bias"          // (C)
+    case relativeBias = "attn.relative_bias"        // (buckets, NH) a stack's first block
+    case crossNormWeight = "ln_cross.weight"        // (C) decoder blocks of an encoder-decoder
+    case crossNormBias = "ln_cross.bias"            // (C) LayerNorm only
+    case crossQWeight = "cross.q.weight"            // (NH·HS, C)
+    case crossKVWeight = "cross.kv.weight"          // (2·NKV·HS, C), rows [k | v]
+    case crossQBias = "cross.q.bias"                // (NH·HS)
+    case crossKVBias = "cross.kv.bias"              // (2·NKV·HS)
+    case crossProjWeight = "cross.c_proj.weight"    // (C, NH·HS)
+    case crossProjBias = "cross.c_proj.bias"        // (C)
     case ln2Weight = "ln_2.weight"                  // (C)
     case ln2Bias = "ln_2.bias"                      // (C) LayerNorm only
     case fcWeight = "mlp.c_fc.weight"               // (H or 2H, C)
@@ -38,16 +58,27 @@ public enum BlockLeaf: String, CaseIterable, Sendable {
     case fcProjBias = "mlp.c_proj.bias"             // (C)
     case routerWeight = "mlp.router.weight"         // (n_experts, C), experts only
 
-    /// The leaves a block of `dims` has, in memory order: with experts the router replaces the
-    /// MLP's linears (each expert brings its own, ExpertLeaf).
-    public static func leaves(_ dims: GPTDimensions) -> [BlockLeaf] {
+    /// The leaves block `layer` of `dims` has, in memory order: with experts the router replaces
+    /// the MLP's linears (each expert brings its own, ExpertLeaf).
+    public static func leaves(_ dims: GPTDimensions, layer: Int) -> [BlockLeaf] {
         let parts = dims.parts, fused = parts.fusedQKV(nHead: dims.nHead)
-        var leaves: [BlockLeaf] = [.ln1Weight]
+        let decoderOfEncoderDecoder = dims.encoder != nil && !dims.isEncoderLayer(layer)
+        var leaves: [BlockLeaf] = []
+        if decoderOfEncoderDecoder && layer == dims.encoderLayers {
+            leaves += parts.normHasBias ? [.encoderNormWeight, .encoderNormBias] : [.encoderNormWeight]
+        }
+        leaves.append(.ln1Weight)
         if parts.normHasBias { leaves.append(.ln1Bias) }
         leaves += fused ? [.qkvWeight] : [.qWeight, .kWeight, .vWeight]
         if parts.bias { leaves += fused ? [.qkvBias] : [.qBias, .kBias, .vBias] }
         leaves.append(.attnProjWeight)
         if parts.bias { leaves.append(.attnProjBias) }
+        if parts.relativeBuckets != nil && layer == dims.stackStart(layer) { leaves.append(.relativeBias) }
+        if decoderOfEncoderDecoder {
+            leaves += parts.normHasBias ? [.crossNormWeight, .crossNormBias] : [.crossNormWeight]
+            leaves += parts.bias ? [.crossQWeight, .crossKVWeight, .crossQBias, .crossKVBias] : [.crossQWeight, .crossKVWeight]
+            leaves += parts.bias ? [.crossProjWeight, .crossProjBias] : [.crossProjWeight]
+        }
         leaves.append(.ln2Weight)
         if parts.normHasBias { leaves.append(.ln2Bias) }
         if dims.experts != nil { return leaves + [.routerWeight] }
@@ -99,6 +130,14 @@ struct BlockView {
     var fcProjw: FloatPointer { self[.fcProjWeight]! }
     var fcProjb: FloatPointer? { self[.fcProjBias] }
     var routerw: FloatPointer { self[.routerWeight]! }
+    var crossNormw: FloatPointer { self[.crossNormWeight]! }
+    var crossNormb: FloatPointer? { self[.crossNormBias] }
+    var crossQw: FloatPointer { self[.crossQWeight]! }
+    var crossQb: FloatPointer? { self[.crossQBias] }
+    var crossKVw: FloatPointer { self[.crossKVWeight]! }
+    var crossKVb: FloatPointer? { self[.crossKVBias] }
+    var crossProjw: FloatPointer { self[.crossProjWeight]! }
+    var crossProjb: FloatPointer? { self[.crossProjBias] }
 }
 
 extension GPTDimensions {
@@ -106,35 +145,51 @@ extension GPTDimensions {
     /// untied head. Per-block parameters are contiguous, so a block's gradients form one
     /// communication bucket.
     public func parameterSpecs() -> [ParameterSpec] {
-        let C = nEmbd, H = parts.ffnHidden, HS = headSize, std: Float = 0.02
-        let residualStd = std / (2 * Float(nLayer)).squareRoot()
-        func matrix(_ name: String, _ shape: [Int], std: Float = std, splitDim: Int = 0, parts: Int = 1) -> ParameterSpec {
+        let C = nEmbd, H = parts.ffnHidden, HS = headSize, NKV = parts.kvHeads
+        let residualStd: Float = 0.02 / (2 * Float(nLayer)).squareRoot()
+        /// GPT-2's 0.02 (a residual projection's 0.02/√(2L)), or 1/√fan-in.
+        func std(fanIn: Int, residual: Bool = false) -> Float {
+            switch parts.initialization {
+            case .gpt2: residual ? residualStd : 0.02
+            case .fanIn: 1 / Float(fanIn).squareRoot()
+            }
+        }
+        func matrix(_ name: String, _ shape: [Int], std: Float, splitDim: Int = 0, parts: Int = 1) -> ParameterSpec {
             ParameterSpec(name: name, globalShape: shape, initializer: .normal(std: std), decays: true,
                           splitDim: splitDim, parts: parts)
         }
         func vector(_ name: String, _ count: Int, _ initializer: ParameterInit, parts: Int = 1) -> ParameterSpec {
             ParameterSpec(name: name, globalShape: [count], initializer: initializer, decays: false, parts: parts)
         }
-        let fcParts = self.parts.mlp == .swiglu ? 2 : 1
-        var specs = [matrix(GPTParameterName.tokenEmbedding, [vocabSize, C])]
-        if self.parts.position == .learned { specs.append(matrix(GPTParameterName.positionEmbedding, [blockSize, C])) }
+        let fcParts = self.parts.mlp == .gelu ? 1 : 2
+        let queryStd = std(fanIn: C * (self.parts.initialization == .fanIn ? HS : 1))
+        var specs = [matrix(GPTParameterName.tokenEmbedding, [vocabSize, C],
+                            std: self.parts.initialization == .fanIn ? 1 : 0.02)]
+        if self.parts.position == .learned {
+            specs.append(matrix(GPTParameterName.positionEmbedding, [blockSize, C], std: 0.02))
+        }
         for l in 0..<nLayer {
-            for leaf in BlockLeaf.leaves(self) {
+            for leaf in BlockLeaf.leaves(self, layer: l) {
                 let name = GPTParameterName.block(l, leaf)
                 let spec: ParameterSpec = switch leaf {
-                case .ln1Weight, .ln2Weight: vector(name, C, .ones)
-                case .ln1Bias, .ln2Bias, .attnProjBias, .fcProjBias: vector(name, C, .zeros)
-                case .qkvWeight: matrix(name, [3 * C, C], parts: 3)
+                case .ln1Weight, .ln2Weight, .encoderNormWeight, .crossNormWeight: vector(name, C, .ones)
+                case .ln1Bias, .ln2Bias, .encoderNormBias, .crossNormBias, .attnProjBias, .fcProjBias, .crossProjBias:
+                    vector(name, C, .zeros)
+                case .qkvWeight: matrix(name, [3 * C, C], std: std(fanIn: C), parts: 3)
                 case .qkvBias: vector(name, 3 * C, .zeros, parts: 3)
-                case .qWeight: matrix(name, [nHead * HS, C])
-                case .kWeight, .vWeight: matrix(name, [self.parts.kvHeads * HS, C])
-                case .qBias: vector(name, nHead * HS, .zeros)
-                case .kBias, .vBias: vector(name, self.parts.kvHeads * HS, .zeros)
-                case .attnProjWeight: matrix(name, [C, C], std: residualStd, splitDim: 1)
-                case .fcWeight: matrix(name, [self.parts.fcRows, C], parts: fcParts)
+                case .qWeight, .crossQWeight: matrix(name, [nHead * HS, C], std: queryStd)
+                case .kWeight, .vWeight: matrix(name, [NKV * HS, C], std: std(fanIn: C))
+                case .crossKVWeight: matrix(name, [2 * NKV * HS, C], std: std(fanIn: C), parts: 2)
+                case .qBias, .crossQBias: vector(name, nHead * HS, .zeros)
+                case .kBias, .vBias: vector(name, NKV * HS, .zeros)
+                case .crossKVBias: vector(name, 2 * NKV * HS, .zeros, parts: 2)
+                case .attnProjWeight, .crossProjWeight:
+                    matrix(name, [C, nHead * HS], std: std(fanIn: nHead * HS, residual: true), splitDim: 1)
+                case .relativeBias: matrix(name, [parts.relativeBuckets!.buckets, nHead], std: std(fanIn: C), splitDim: 1)
+                case .fcWeight: matrix(name, [self.parts.fcRows, C], std: std(fanIn: C), parts: fcParts)
                 case .fcBias: vector(name, self.parts.fcRows, .zeros, parts: fcParts)
-                case .fcProjWeight: matrix(name, [C, H], std: residualStd, splitDim: 1)
-                case .routerWeight: matrix(name, [experts!.count, C])
+                case .fcProjWeight: matrix(name, [C, H], std: std(fanIn: H, residual: true), splitDim: 1)
+                case .routerWeight: matrix(name, [experts!.count, C], std: std(fanIn: C))
                 }
                 specs.append(spec)
             }
@@ -143,9 +198,9 @@ extension GPTDimensions {
                 for leaf in ExpertLeaf.leaves(self.parts) {
                     let name = GPTParameterName.expert(l, e, leaf)
                     let spec: ParameterSpec = switch leaf {
-                    case .fcWeight: matrix(name, [self.parts.fcRows, C], parts: fcParts)
+                    case .fcWeight: matrix(name, [self.parts.fcRows, C], std: std(fanIn: C), parts: fcParts)
                     case .fcBias: vector(name, self.parts.fcRows, .zeros, parts: fcParts)
-                    case .projWeight: matrix(name, [C, H], std: residualStd, splitDim: 1)
+                    case .projWeight: matrix(name, [C, H], std: std(fanIn: H, residual: true), splitDim: 1)
                     case .projBias: vector(name, C, .zeros)
                     }
                     specs.append(spec)
@@ -154,7 +209,7 @@ extension GPTDimensions {
         }
         specs.append(vector(GPTParameterName.finalNormWeight, C, .ones))
         if self.parts.normHasBias { specs.append(vector(GPTParameterName.finalNormBias, C, .zeros)) }
-        if !self.parts.tiedEmbeddings { specs.append(matrix(GPTParameterName.head, [vocabSize, C])) }
+        if !self.parts.tiedEmbeddings { specs.append(matrix(GPTParameterName.head, [vocabSize, C], std: std(fanIn: C))) }
         return specs
     }
 }

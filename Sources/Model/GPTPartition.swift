@@ -87,8 +87,8 @@ public struct GPTPartition: Sendable, Equatable {
     public func parameterSpecs(_ dims: GPTDimensions) -> [ParameterSpec] {
         var split: [String: Bool] = [:]
         var kvLeaves: Set<String> = []
-        let leaves = BlockLeaf.leaves(dims)
         for l in layers {
+            let leaves = BlockLeaf.leaves(dims, layer: l)
             for leaf in leaves where [.kWeight, .vWeight, .kBias, .vBias].contains(leaf) {
                 kvLeaves.insert(GPTParameterName.block(l, leaf))
             }
@@ -125,6 +125,7 @@ extension BlockLeaf {
     var isTensorSplit: Bool {
         switch self {
         case .qkvWeight, .qkvBias, .qWeight, .kWeight, .vWeight, .qBias, .kBias, .vBias, .attnProjWeight,
+             .relativeBias, .crossQWeight, .crossKVWeight, .crossQBias, .crossKVBias, .crossProjWeight,
              .fcWeight, .fcBias, .fcProjWeight: true
         default: false
         }
@@ -139,11 +140,13 @@ extension ExpertLeaf {
 extension GPTPartition {
     /// The linear layers' GEMMs for `rows` tokens at this partition's tensor-parallel widths: QKV,
     /// the attention projection and the MLP's two linears (`perLayer`, once in every block), and
-    /// the vocabulary head (once in the model).
+    /// the vocabulary head (once in the model). A decoder block of an encoder-decoder adds its
+    /// cross-attention's query, key-value (over the inputs, as many rows) and output products.
     public func linearGemms(_ dims: GPTDimensions, rows: Int) -> [(shape: GemmShape, perLayer: Bool)] {
         let C = dims.nEmbd, tp = tpSize
-        let block = [(localQKVRows(dims), C), (C, C / tp), (dims.parts.fcRows / tp, C), (C, dims.parts.ffnHidden / tp)]
-            .map { (shape: GemmShape(m: rows, n: $0.0, k: $0.1), perLayer: true) }
-        return block + [(shape: GemmShape(m: rows, n: vocabShard(dims), k: C), perLayer: false)]
+        var block = [(localQKVRows(dims), C), (C, C / tp), (dims.parts.fcRows / tp, C), (C, dims.parts.ffnHidden / tp)]
+        if dims.encoder != nil { block += [(C / tp, C), (2 * C / tp, C), (C, C / tp)] }
+        return block.map { (shape: GemmShape(m: rows, n: $0.0, k: $0.1), perLayer: true) }
+            + [(shape: GemmShape(m: rows, n: vocabShard(dims), k: C), perLayer: false)]
     }
 }

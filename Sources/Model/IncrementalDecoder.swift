@@ -22,6 +22,7 @@ public final class IncrementalDecoder {
 
     public static func supports(_ model: GPT) -> Bool {
         model.partition == .whole(model.dims) && model.dims.experts == nil && model.linears.compute == .fp32
+            && model.dims.encoder == nil
     }
 
     public init(model: GPT) {

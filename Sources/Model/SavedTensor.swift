@@ -54,6 +54,10 @@ final class TensorStaging {
         /// The residual stream between a block's two branches, and after a block.
         case innerResidual
         case blockResidual
+        /// A decoder block's stream after self-attention, before cross-attention (encoder-decoder).
+        case selfResidual
+        /// Cross-attention's keys and values over the encoder's output.
+        case crossKeysValues
     }
 
     private let buffers = Role.allCases.map { _ in ScratchBuffer<Float>() }
