@@ -10,28 +10,47 @@ public enum WireType: String, Sendable, Codable, CaseIterable {
     case fp32, bf16, fp16
 }
 
-/// `train.objective`: language modelling, or direct preference optimisation from `init_from`.
+/// `train.objective`: language modelling, direct preference optimisation from `init_from`, and an
+/// encoder-decoder's two: T5's span-corruption pretraining and supervised input-target pairs.
 public enum TrainingObjective: String, Sendable, Codable, CaseIterable {
     case lm, dpo
+    case spanCorruption = "span_corruption"
+    case seq2seq
+
+    /// Whether it trains an encoder-decoder (family t5), rather than a decoder.
+    public var isEncoderDecoder: Bool { self == .spanCorruption || self == .seq2seq }
 }
 
 /// `model.family`: the parts a family's model is built from; each of the keys `norm`, `position`,
 /// `mlp`, `bias`, `tie_embeddings` and `ffn_hidden` that a config does not write takes its family's.
 public enum ModelFamily: String, Sendable, Codable, CaseIterable {
-    case gpt2, llama
+    /// t5: an encoder-decoder (T5 v1.1's parts).
+    case gpt2, llama, t5
 
     public var norm: NormKind { self == .gpt2 ? .layernorm : .rmsnorm }
-    public var position: PositionKind { self == .gpt2 ? .learned : .rope }
-    public var mlp: MLPKind { self == .gpt2 ? .gelu : .swiglu }
+    public var position: PositionKind {
+        switch self {
+        case .gpt2: .learned
+        case .llama: .rope
+        case .t5: .relative
+        }
+    }
+    public var mlp: MLPKind {
+        switch self {
+        case .gpt2: .gelu
+        case .llama: .swiglu
+        case .t5: .geglu
+        }
+    }
     public var bias: Bool { self == .gpt2 }
     public var tieEmbeddings: Bool { self == .gpt2 }
 
-    /// The MLP's hidden width for `nEmbd` channels: GPT-2's 4C; LLaMA's 8C/3 (the same parameters
-    /// in SwiGLU's three matrices as in GELU's two of 4C), rounded up to a multiple of 64.
+    /// The MLP's hidden width for `nEmbd` channels: GPT-2's 4C; a gated MLP's 8C/3 (the same
+    /// parameters in its three matrices as in GELU's two of 4C), rounded up to a multiple of 64.
     public func ffnHidden(nEmbd: Int) -> Int {
         switch self {
         case .gpt2: 4 * nEmbd
-        case .llama: (8 * nEmbd + 3 * 64 - 1) / (3 * 64) * 64
+        case .llama, .t5: (8 * nEmbd + 3 * 64 - 1) / (3 * 64) * 64
         }
     }
 }
@@ -41,14 +60,15 @@ public enum NormKind: String, Sendable, Codable, CaseIterable {
     case layernorm, rmsnorm
 }
 
-/// `model.position`: a learned position embedding, or rotary embedding of queries and keys.
+/// `model.position`: a learned position embedding, rotary embedding of queries and keys, or T5's
+/// relative position bias (family t5 only).
 public enum PositionKind: String, Sendable, Codable, CaseIterable {
-    case learned, rope
+    case learned, rope, relative
 }
 
 /// `model.mlp`.
 public enum MLPKind: String, Sendable, Codable, CaseIterable {
-    case gelu, swiglu
+    case gelu, swiglu, geglu
 }
 
 /// `precision.loss_scale`: `"dynamic"`, `"none"` or a fixed positive number.

@@ -35,6 +35,11 @@ enum Schema {
         KeySpec("model", "ffn_hidden", .integer(\.model.ffnHidden)),
         KeySpec("model", "bias", .flag(\.model.bias, effective: \.model.effectiveBias)),
         KeySpec("model", "tie_embeddings", .flag(\.model.tieEmbeddings, effective: \.model.effectiveTieEmbeddings)),
+        KeySpec("model", "n_encoder_layer", .integer(\.model.nEncoderLayer)),
+        KeySpec("model", "n_decoder_layer", .integer(\.model.nDecoderLayer)),
+        KeySpec("model", "encoder_block_size", .integer(\.model.encoderBlockSize)),
+        KeySpec("model", "relative_buckets", .integer(\.model.relativeBuckets)),
+        KeySpec("model", "relative_max_distance", .integer(\.model.relativeMaxDistance)),
 
         KeySpec("parallel", "tp", .integer(\.parallel.tp)),
         KeySpec("parallel", "pp", .integer(\.parallel.pp)),
@@ -63,6 +68,8 @@ enum Schema {
         KeySpec("train", "objective", .choice(\.train.objective)),
         KeySpec("train", "init_from", .text(\.train.initFrom)),
         KeySpec("train", "dpo_beta", .number(\.train.dpoBeta)),
+        KeySpec("train", "noise_density", .number(\.train.noiseDensity)),
+        KeySpec("train", "mean_span", .number(\.train.meanSpan)),
 
         KeySpec("checkpoint", "every", .integer(\.checkpoint.every)),
         KeySpec("checkpoint", "keep", .integer(\.checkpoint.keep)),

@@ -28,8 +28,9 @@ extension TesseraConfig {
         guard model.effectiveFFNHidden % tp == 0 else {
             throw fail("parallel.tp = \(tp) does not divide the MLP's hidden width \(model.effectiveFFNHidden) (model.ffn_hidden)")
         }
-        guard pp <= model.nLayer else {
-            throw fail("parallel.pp = \(pp) exceeds model.n_layer = \(model.nLayer); each stage needs a layer")
+        guard pp <= model.totalLayers else {
+            let layers = model.family == .t5 ? "the \(model.totalLayers) encoder and decoder layers" : "model.n_layer = \(model.nLayer)"
+            throw fail("parallel.pp = \(pp) exceeds \(layers); each stage needs a layer")
         }
         guard ep == 1 || model.nExperts > 0 else {
             throw fail("parallel.ep = \(ep) needs experts, but model.n_experts = 0")

@@ -14,6 +14,8 @@ public enum Limits {
     public static let ffnHidden = 16 * embedding
     /// model.rope_theta (Llama 3 uses 500,000).
     public static let ropeTheta = 1e9
+    /// Buckets of the relative position bias.
+    public static let relativeBuckets = 1024
     /// model.block_size, 2^20 tokens.
     public static let blockSize = 1 << 20
     /// model.vocab_size, 2^24 ids (token ids are 32-bit; the largest vocabularies hold ~256 Ki).

@@ -72,8 +72,22 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var ffnHidden = 0
     public var bias: Bool?
     public var tieEmbeddings: Bool?
+    /// Family t5: the encoder's and the decoder's layers (0 = n_layer, as Hugging Face's T5 takes
+    /// num_layers for both), and the inputs' length (0 = block_size, the targets').
+    public var nEncoderLayer = 0
+    public var nDecoderLayer = 0
+    public var encoderBlockSize = 0
+    /// Family t5: the relative position bias's buckets and the distance where they stop growing.
+    public var relativeBuckets = 32
+    public var relativeMaxDistance = 128
 
     public init() {}
+
+    public var effectiveEncoderLayers: Int { nEncoderLayer == 0 ? nLayer : nEncoderLayer }
+    public var effectiveDecoderLayers: Int { nDecoderLayer == 0 ? nLayer : nDecoderLayer }
+    public var effectiveEncoderBlockSize: Int { encoderBlockSize == 0 ? blockSize : encoderBlockSize }
+    /// Layers in all: the encoder's and the decoder's for t5, else n_layer.
+    public var totalLayers: Int { family == .t5 ? effectiveEncoderLayers + effectiveDecoderLayers : nLayer }
 
     public var effectiveNorm: NormKind { norm ?? family.norm }
     public var effectivePosition: PositionKind { position ?? family.position }
@@ -92,7 +106,9 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             && a.auxLossCoef == b.auxLossCoef && a.effectiveNorm == b.effectiveNorm && a.normEps == b.normEps
             && a.effectivePosition == b.effectivePosition && a.ropeTheta == b.ropeTheta && a.nKVHead == b.nKVHead
             && a.effectiveMLP == b.effectiveMLP && a.ffnHidden == b.ffnHidden && a.effectiveBias == b.effectiveBias
-            && a.effectiveTieEmbeddings == b.effectiveTieEmbeddings
+            && a.effectiveTieEmbeddings == b.effectiveTieEmbeddings && a.nEncoderLayer == b.nEncoderLayer
+            && a.nDecoderLayer == b.nDecoderLayer && a.encoderBlockSize == b.encoderBlockSize
+            && a.relativeBuckets == b.relativeBuckets && a.relativeMaxDistance == b.relativeMaxDistance
     }
 
     enum CodingKeys: String, CodingKey {
@@ -101,6 +117,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         case capacityFactor = "capacity_factor", auxLossCoef = "aux_loss_coef"
         case norm, normEps = "norm_eps", position, ropeTheta = "rope_theta", nKVHead = "n_kv_head", mlp
         case ffnHidden = "ffn_hidden", bias, tieEmbeddings = "tie_embeddings"
+        case nEncoderLayer = "n_encoder_layer", nDecoderLayer = "n_decoder_layer", encoderBlockSize = "encoder_block_size"
+        case relativeBuckets = "relative_buckets", relativeMaxDistance = "relative_max_distance"
     }
 }
 
@@ -160,6 +178,9 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     /// A checkpoint (or run dir) whose weights start this run; required for dpo.
     public var initFrom = ""
     public var dpoBeta = 0.1
+    /// span_corruption: the share of input tokens masked, and the mean length of a masked span.
+    public var noiseDensity = 0.15
+    public var meanSpan = 3.0
 
     public init() {}
 
@@ -168,7 +189,7 @@ public struct TrainConfig: Sendable, Codable, Equatable {
         case lrDecaySteps = "lr_decay_steps"
         case weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip", logEvery = "log_every"
         case evalEvery = "eval_every", evalSteps = "eval_steps", objective, initFrom = "init_from"
-        case dpoBeta = "dpo_beta"
+        case dpoBeta = "dpo_beta", noiseDensity = "noise_density", meanSpan = "mean_span"
     }
 }
 

@@ -44,6 +44,21 @@ extension TesseraConfig {
         try require(model.effectivePosition != .rope || (model.nEmbd / model.nHead) % 2 == 0, "model.position",
                     "\"rope\"", "needs an even head size, and model.n_embd / model.n_head = \(model.nEmbd / model.nHead)")
         try within(model.ffnHidden, 0, Limits.ffnHidden, "model.ffn_hidden", "0 = the family's")
+        try within(model.nEncoderLayer, 0, Limits.layers, "model.n_encoder_layer", "0 = model.n_layer")
+        try within(model.nDecoderLayer, 0, Limits.layers, "model.n_decoder_layer", "0 = model.n_layer")
+        try within(model.encoderBlockSize, 0, Limits.blockSize, "model.encoder_block_size", "0 = model.block_size")
+        try within(model.relativeBuckets, 4, Limits.relativeBuckets, "model.relative_buckets")
+        try require(model.relativeMaxDistance > model.relativeBuckets / 2 && model.relativeMaxDistance <= Limits.blockSize,
+                    "model.relative_max_distance", model.relativeMaxDistance,
+                    "must be in (model.relative_buckets / 2 = \(model.relativeBuckets / 2), \(Limits.blockSize)]")
+        // T5's parts go together: the relative bias belongs to the encoder-decoder, whose checkpoints
+        // and cross-attention have multi-head attention.
+        try require((model.family == .t5) == (model.effectivePosition == .relative), "model.position",
+                    ConfigValue.quoted(model.effectivePosition.rawValue),
+                    model.family == .t5 ? "must be \"relative\" for model.family = \"t5\""
+                        : "\"relative\" is T5's: set model.family = \"t5\"")
+        try require(model.family != .t5 || model.effectiveKVHeads == model.nHead, "model.n_kv_head", model.nKVHead,
+                    "must be 0 or model.n_head for model.family = \"t5\" (T5 has multi-head attention)")
 
         try within(parallel.tp, 1, Limits.ranks, "parallel.tp")
         try within(parallel.pp, 1, Limits.ranks, "parallel.pp")
@@ -74,6 +89,14 @@ extension TesseraConfig {
         try within(train.evalSteps, 1, Limits.evalBatches, "train.eval_steps")
         try require(train.dpoBeta > 0 && train.dpoBeta <= Limits.coefficient, "train.dpo_beta", train.dpoBeta,
                     "must be in (0, \(Limits.coefficient)]")
+        try require(train.noiseDensity > 0 && train.noiseDensity < 1, "train.noise_density", train.noiseDensity,
+                    "must be in (0, 1)")
+        try require(train.meanSpan >= 1 && train.meanSpan <= Double(Limits.blockSize), "train.mean_span", train.meanSpan,
+                    "must be in [1, \(Limits.blockSize)]")
+        try require(train.objective.isEncoderDecoder == (model.family == .t5), "train.objective",
+                    ConfigValue.quoted(train.objective.rawValue),
+                    model.family == .t5 ? "cannot train model.family = \"t5\", an encoder-decoder: use \"span_corruption\" or \"seq2seq\""
+                        : "trains an encoder-decoder: set model.family = \"t5\"")
         if train.objective == .dpo {
             try require(!train.initFrom.isEmpty, "train.init_from", "\"\"",
                         "must name a checkpoint when train.objective = \"dpo\"")
@@ -97,6 +120,8 @@ extension TesseraConfig {
             try require(gate.metric != .loss || !gate.checkpoint.isEmpty || stages[..<index].contains { $0.drift == nil },
                         "stage.drift.metric", "\"loss\"", "needs a model: stage.drift.checkpoint, or a training stage before '\(stage.name)'")
         }
+        try require(evals.isEmpty || model.family != .t5, "eval", "[[eval]]",
+                    "is for decoders: model.family = \"t5\" validates on its own pairs (train.eval_every)")
         try validateEvals()
         try validateAlarms()
     }

@@ -42,6 +42,12 @@ public struct Corpus: Sendable {
                   val: TokenStore(Array(tokens[trainCount...])))
     }
 
+    /// The tokens of a pairs file, for what needs a run's tokenizer and token counts: its pairs'
+    /// ids (both splits in one store) and its tokenizer.
+    public init(pairs: Seq2SeqPairs) {
+        self.init(path: pairs.path, tokenizer: pairs.tokenizer, train: pairs.train.tokens, val: pairs.val.tokens)
+    }
+
     init(path: String, tokenizer: any Tokenizer, train: TokenStore, val: TokenStore) {
         self.path = path
         self.tokenizer = tokenizer

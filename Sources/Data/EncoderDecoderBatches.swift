@@ -66,6 +66,11 @@ public protocol EncoderDecoderBatches: Sendable {
     func fill(step: Int, sequences: Range<Int>, into rows: PairRows)
     /// As `fill`, for eval batch `batch` (0 ≤ batch < eval_steps), from the validation split.
     func fillEval(batch: Int, sequences: Range<Int>, into rows: PairRows)
+    /// Target ids (end of text included) in all rows of training step `step`: what the step's
+    /// mean loss divides by, known before any row is filled.
+    func targetTokens(step: Int) -> Int
+    /// As `targetTokens`, for eval batch `batch`.
+    func evalTargetTokens(batch: Int) -> Int
 }
 
 /// T5 pretraining batches: each row a window of `corruption.rawLength` corpus tokens, drawn as
@@ -128,6 +133,10 @@ public struct SpanCorruptionSampler: EncoderDecoderBatches {
     public func fillEval(batch: Int, sequences: Range<Int>, into rows: PairRows) {
         write(sequences, into: rows) { evalExample(batch: batch, sequence: $0) }
     }
+
+    /// Every target has `corruption.targetLength` ids.
+    public func targetTokens(step: Int) -> Int { batchSize * corruption.targetLength }
+    public func evalTargetTokens(batch: Int) -> Int { batchSize * corruption.targetLength }
 
     private func example(tokens: TokenStore, offset: Int, label: String, draw: Int, sequence: Int)
         -> (input: [Int32], target: [Int32]) {

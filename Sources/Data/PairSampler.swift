@@ -49,6 +49,14 @@ public struct PairSampler: EncoderDecoderBatches {
         write(pairs.val, sequences, into: rows) { evalPairIndex(batch: batch, sequence: $0) }
     }
 
+    public func targetTokens(step: Int) -> Int {
+        (0..<batchSize).reduce(0) { $0 + pairs.train.targetCount(pairIndex(step: step, sequence: $1)) }
+    }
+
+    public func evalTargetTokens(batch: Int) -> Int {
+        (0..<batchSize).reduce(0) { $0 + pairs.val.targetCount(evalPairIndex(batch: batch, sequence: $1)) }
+    }
+
     private func draw(_ rng: CounterRNG, _ count: Int, _ draw: Int, _ sequence: Int) -> Int {
         precondition(draw >= 0 && (0..<(1 << 32)).contains(sequence), "bad draw \(draw) or sequence \(sequence)")
         return rng.below(count, UInt64(draw) << 32 | UInt64(sequence))

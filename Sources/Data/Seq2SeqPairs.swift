@@ -204,6 +204,7 @@ public struct Seq2SeqPairs: Sendable {
 
 /// One split's pairs: the token stream they lie in and where each lies.
 public struct PairStore: Sendable {
+    /// The ids its pairs lie in (shared by both splits' stores).
     let tokens: TokenStore
     let spans: [PairSpan]
 
@@ -214,6 +215,10 @@ public struct PairStore: Sendable {
 
     /// Pair `i`'s target ids, end of text included.
     public func target(_ i: Int) -> [Int32] { ids(spans[i].start + Int(spans[i].inputCount), Int(spans[i].targetCount)) }
+    /// Ids of pair i's target, end of text included.
+    public func targetCount(_ i: Int) -> Int { Int(spans[i].targetCount) }
+    /// Ids in all of the store's pairs, inputs and targets.
+    public var tokenCount: Int { spans.reduce(0) { $0 + Int($1.inputCount) + Int($1.targetCount) } }
 
     private func ids(_ start: Int, _ count: Int) -> [Int32] {
         var out = [Int32](repeating: 0, count: count)

@@ -98,7 +98,7 @@ enum GPT2Layout {
             TensorRule(GPTParameterName.positionEmbedding, [T, C], hf: "transformer.wpe.weight", leadingRows: true),
         ]
         for l in 0..<dims.nLayer {
-            for leaf in BlockLeaf.leaves(dims) {
+            for leaf in BlockLeaf.leaves(dims, layer: l) {
                 let name = GPTParameterName.block(l, leaf), hf = "transformer." + name
                 switch leaf {
                 case .qkvWeight: rules.append(TensorRule(name, transposedMatrix: [3 * C, C], hf: hf))

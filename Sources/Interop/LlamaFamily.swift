@@ -120,7 +120,7 @@ enum LlamaLayout {
             func piece(_ name: String, _ rows: Int, _ columns: Int) -> TensorRule.Piece {
                 TensorRule.Piece(name: layer + name, shape: [rows, columns])
             }
-            for leaf in BlockLeaf.leaves(dims) {
+            for leaf in BlockLeaf.leaves(dims, layer: l) {
                 let name = GPTParameterName.block(l, leaf)
                 switch leaf {
                 case .ln1Weight: rules.append(TensorRule(name, [C], hf: layer + "input_layernorm.weight"))

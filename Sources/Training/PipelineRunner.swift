@@ -16,7 +16,7 @@ final class PipelineRunner {
     private let slots: [GPTActivations]
     private let inputs: UnsafeMutablePointer<Int32>
     private let targets: UnsafeMutablePointer<Int32>
-    private let tokensPerMicrobatch: Int
+    private let tokensPerMicrobatch: Int, targetsPerMicrobatch: Int
     /// Time in forward and backward; the rest of a step is the pipeline bubble, the transfers and
     /// the gradient reductions.
     let computeTime = TimeAccount()
@@ -26,9 +26,10 @@ final class PipelineRunner {
         self.plan = plan
         self.pipeline = pipeline
         slots = (0..<plan.activationSlots).map { _ in model.makeActivations(batch: microbatchSize) }
-        tokensPerMicrobatch = microbatchSize * model.dims.blockSize
+        tokensPerMicrobatch = model.inputCount(batch: microbatchSize)
+        targetsPerMicrobatch = microbatchSize * model.dims.blockSize
         inputs = .allocate(capacity: slots.count * tokensPerMicrobatch)
-        targets = .allocate(capacity: slots.count * tokensPerMicrobatch)
+        targets = .allocate(capacity: slots.count * targetsPerMicrobatch)
     }
 
     deinit {
@@ -41,7 +42,7 @@ final class PipelineRunner {
 
     /// What a step needs from its caller, per microbatch.
     struct Microbatch {
-        /// Writes microbatch m's tokens and targets.
+        /// Writes microbatch m's tokens (as `GPT.inputCount` lays them out) and targets.
         let fill: (_ m: Int, _ inputs: UnsafeMutablePointer<Int32>, _ targets: UnsafeMutablePointer<Int32>) -> Void
         let dropout: (_ m: Int) -> DropoutContext?
         /// On the stage with the head, after microbatch m's forward: its per-token losses.
@@ -106,7 +107,7 @@ final class PipelineRunner {
 
     private func slot(_ m: Int) -> GPTActivations { slots[m % slots.count] }
     private func tokens(_ m: Int) -> UnsafeMutablePointer<Int32> { inputs + m % slots.count * tokensPerMicrobatch }
-    private func targets(_ m: Int) -> UnsafeMutablePointer<Int32> { targets + m % slots.count * tokensPerMicrobatch }
+    private func targets(_ m: Int) -> UnsafeMutablePointer<Int32> { targets + m % slots.count * targetsPerMicrobatch }
     private func input(_ m: Int) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: model.stageInput(slot(m)), count: model.boundaryCount(slot(m)))
     }

@@ -12,7 +12,7 @@ enum RunMetrics {
         }
         let evaluates = config.train.evalEvery > 0
         switch config.train.objective {
-        case .lm:
+        case .lm, .spanCorruption, .seq2seq:
             names += evaluates ? ["val_loss"] : []
         case .dpo:
             names += ["reward_margin", "preference_accuracy", "kl"]

@@ -123,11 +123,15 @@ final class RunReport {
         let stageMemory = (0..<d.pp).map { stage in
             formatBytes(memory[layout.rank(pp: stage, dp: 0, tp: 0)])
         }.joined(separator: ", ")
+        let dims = model.dims
+        let layers = dims.encoder.map { "\($0.layers) encoder + \(dims.nLayer - $0.layers) decoder layers" }
+            ?? "\(dims.nLayer) layers"
+        let positions = dims.encoder.map { "inputs \($0.blockSize), targets \(dims.blockSize)" } ?? "block \(dims.blockSize)"
         var lines = [
             "tessera: \(d.worldSize) rank\(d.worldSize == 1 ? "" : "s") = dp \(d.dp) × pp \(d.pp) × tp \(d.tp)"
                 + (d.ep > 1 ? " (ep \(d.ep))" : "") + ", \(d.microbatches) microbatch\(d.microbatches == 1 ? "" : "es") of \(d.microbatchSize) per replica",
-            "tessera: model \(c.model.nLayer) layers, \(c.model.nHead) heads, \(c.model.nEmbd) channels, "
-                + "block \(c.model.blockSize), vocab \(model.dims.vocabSize): \(formatCount(parameters)) parameters",
+            "tessera: model \(layers), \(c.model.nHead) heads, \(c.model.nEmbd) channels, "
+                + "\(positions), vocab \(model.dims.vocabSize): \(formatCount(parameters)) parameters",
             "tessera: \(c.model.family.rawValue) family: \(model.dims.parts.summary(nHead: c.model.nHead))",
             "tessera: \(tokensPerStep) tokens per step (batch \(c.train.batchSize) × block \(c.model.blockSize)), "
                 + "\(c.train.steps) steps, \(formatCount(tokensPerStep * c.train.steps)) tokens; "

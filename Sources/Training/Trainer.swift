@@ -196,7 +196,8 @@ public final class Trainer {
     /// (and between the two copies of the tied embedding); returns the global mean loss. Gradients
     /// must start at zero (AdamW consumes them).
     public func computeGradients(step: Int) throws -> Double {
-        let dloss = Float((scaler?.scale ?? 1) / Double(config.train.batchSize * config.model.blockSize))
+        let tokens = objective.lossTokens(step: step)
+        let dloss = Float((scaler?.scale ?? 1) / Double(tokens ?? config.train.batchSize * config.model.blockSize))
         let batch = objective.trainingBatch(step: step)
         let lossSum = try pipeline.train(batch, dloss: dloss) { layer in
             sync.reduce(model.blockRange(layer))
@@ -217,7 +218,7 @@ public final class Trainer {
             gradients[0] = .infinity
             injectedOverflow = nil
         }
-        let (tokenLoss, routing) = try context.globalTotals(lossSum, routing: model.takeRoutingTotals())
+        let (tokenLoss, routing) = try context.globalTotals(lossSum, routing: model.takeRoutingTotals(), tokens: tokens)
         lastRouting = routing
         let result = try objective.stepResult(tokenLoss: tokenLoss)
         lastObjectiveFields = result.fields

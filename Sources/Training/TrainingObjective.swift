@@ -20,6 +20,13 @@ protocol TrainingObjective: AnyObject {
     func evaluate(step: Int) throws -> Evaluation
     /// Whether the starting weights are evaluated too, before the first step.
     var evaluatesStart: Bool { get }
+    /// Target tokens of step `step`'s global batch, which its mean loss divides by; nil: every
+    /// position of every sequence (batch_size · block_size).
+    func lossTokens(step: Int) -> Int?
+}
+
+extension TrainingObjective {
+    func lossTokens(step: Int) -> Int? { nil }
 }
 
 struct StepResult {
@@ -49,8 +56,9 @@ struct ObjectiveContext {
 
     /// The global mean token loss, and with experts the routing figures, from every rank's sums in
     /// one all-reduce. The last stage's tensor ranks hold the same loss sum and every tensor rank
-    /// the same routing sums, so each is counted once.
-    func globalTotals(_ lossSum: Double, routing: RoutingTotals?) throws -> (Double, RoutingFigures?) {
+    /// the same routing sums, so each is counted once. `tokens`: what the loss sum divides by
+    /// (nil: batch_size · block_size).
+    func globalTotals(_ lossSum: Double, routing: RoutingTotals?, tokens: Int? = nil) throws -> (Double, RoutingFigures?) {
         var sums: [Double] = [lossSum]
         if let routing, model.dims.experts != nil {
             sums += [routing.auxSum, Double(routing.dropped), Double(routing.assignments)]
@@ -58,7 +66,7 @@ struct ObjectiveContext {
         }
         if groups.layout.tpIndex != 0 { sums = sums.map { _ in 0 } }
         try groups.world.allReduce(&sums, op: .sum)
-        let loss = sums[0] / Double(config.train.batchSize * config.model.blockSize)
+        let loss = sums[0] / Double(tokens ?? config.train.batchSize * config.model.blockSize)
         guard sums.count > 1 else { return (loss, nil) }
         let loads = sums[4...]
         return (loss, RoutingFigures(
@@ -75,5 +83,7 @@ func makeObjective(_ setup: TrainingSetup, _ context: ObjectiveContext) -> any T
         return language
     case .dpo:
         return PreferenceObjective(pairs: setup.preferences!, language: language, context: context)
+    case .spanCorruption, .seq2seq:
+        return EncoderDecoderObjective(batches: setup.encoderDecoder!, context: context)
     }
 }

@@ -32,6 +32,33 @@ public struct WholeModel {
     public init(modelFile path: String) throws {
         let file = try Self.modelFile(path)
         let reader = try ModelFileReader(path: file)
+        let (config, tokenizer, vocabSize) = try Self.header(reader, file: file)
+        let dims = GPTDimensions(config: config.model, vocabSize: vocabSize)
+        try MemoryGate(sampling: dims).check(ranksOnNode: 1)
+        let model = GPT(dims: dims, seed: 0)
+        for (i, spec) in model.store.specs.enumerated() {
+            try reader.read(spec.name, shape: spec.globalShape,
+                            into: UnsafeMutableBufferPointer(start: model.store.values + model.store.offsets[i], count: spec.localCount))
+        }
+        try reader.file.close()
+        model.parametersChanged()
+        (self.model, source, self.config, self.tokenizer) = (model, file, config, tokenizer)
+    }
+
+    /// The tokenizer and vocabulary (the token embedding's rows) that a model.h5, checkpoint folder
+    /// or run directory records, without reading its weights: what a run starting from it must
+    /// encode its data with.
+    public static func recordedTokenizer(_ path: String) throws -> (tokenizer: any Tokenizer, vocabSize: Int) {
+        let file = try modelFile(path)
+        let reader = try ModelFileReader(path: file)
+        defer { try? reader.file.close() }
+        let (_, tokenizer, vocabSize) = try header(reader, file: file)
+        return (tokenizer, vocabSize)
+    }
+
+    /// A model file's run config, tokenizer and vocabulary, checked against one another.
+    private static func header(_ reader: ModelFileReader, file: String) throws
+        -> (config: TesseraConfig, tokenizer: any Tokenizer, vocabSize: Int) {
         let config = try TesseraConfig.parse(toml: reader.attributes.config, source: "\(file) (config attribute)")
         guard let kindName = reader.attributes.strings["tokenizer"],
               let kind = TokenizerKind(rawValue: kindName) else {
@@ -43,16 +70,7 @@ public struct WholeModel {
             throw SetupError("\(file) has no '\(GPTParameterName.tokenEmbedding)' tensor of shape (vocabulary, "
                 + "model.n_embd = \(config.model.nEmbd)) with a vocabulary of \(tokenizer.vocabSize) to \(Limits.vocabulary) ids")
         }
-        let dims = GPTDimensions(config: config.model, vocabSize: wte[0])
-        try MemoryGate(sampling: dims).check(ranksOnNode: 1)
-        let model = GPT(dims: dims, seed: 0)
-        for (i, spec) in model.store.specs.enumerated() {
-            try reader.read(spec.name, shape: spec.globalShape,
-                            into: UnsafeMutableBufferPointer(start: model.store.values + model.store.offsets[i], count: spec.localCount))
-        }
-        try reader.file.close()
-        model.parametersChanged()
-        (self.model, source, self.config, self.tokenizer) = (model, file, config, tokenizer)
+        return (config, tokenizer, wte[0])
     }
 
     /// A Hugging Face folder of a family Tessera reads (`HFCheckpoint`).

@@ -24,13 +24,15 @@ struct PrecisionTests {
 
     /// An overflow on one rank (injected at step 3) makes every rank skip that step and halve the
     /// scale; nothing is updated and the batch is not advanced, so the curve is the one without the
-    /// overflow (the retry at half the scale rounds fp16 slightly differently).
+    /// overflow (the retry at half the scale rounds fp16 slightly differently: 4.4e-6 relative in the
+    /// next step's gradient norm on one machine's OpenBLAS kernels, so the bound is 1e-4; a step
+    /// that was not skipped, or a batch that advanced, moves the curve by over 1e-2).
     @Test func anOverflowSkipsTheStepEverywhereAndHalvesTheScale() {
         let fp16 = ["precision.grad_allreduce=fp16", "train.steps=6"]
         let clean = Tessera.train(np: 2, overrides: fp16, label: "scale-clean")
         let injected = Tessera.train(np: 2, overrides: fp16, label: "scale-overflow",
                                      environment: ["TESSERA_INJECT_OVERFLOW": "3:1"])
-        expectSameCurve(injected, as: clean, steps: 6, tolerance: 1e-6)
+        expectSameCurve(injected, as: clean, steps: 6, tolerance: 1e-4)
         let scales = injected.rows(key: "loss_scale"), skipped = injected.rows(key: "skipped_steps")
         #expect(clean.rows(key: "loss_scale").values.allSatisfy { $0 == 65536 })
         #expect(scales[2] == 65536 && scales[3] == 32768 && scales[6] == 32768, "\(scales)")
