@@ -26,7 +26,7 @@ final class EncoderDecoderObjective: TrainingObjective {
 
     func trainingBatch(step: Int) -> PipelineRunner.Microbatch { microbatches(step: step, evaluationBatch: nil) }
 
-    func lossTokens(step: Int) -> Int { batches.targetTokens(step: step) }
+    func lossTokens(step: Int) -> Int? { batches.targetTokens(step: step) }
 
     func stepResult(tokenLoss: Double) throws -> StepResult { StepResult(loss: tokenLoss, fields: []) }
 
