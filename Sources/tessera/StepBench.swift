@@ -76,14 +76,22 @@ struct StepBench: ParsableCommand {
     private func ms(_ seconds: Double) -> String { String(format: "%.3f", seconds * 1e3) }
 }
 
-/// A config and the model it describes (the vocabulary settled by its corpus), or a one-line error.
+/// A config and the decoder it describes (the vocabulary settled by its corpus), or a one-line
+/// error. The step timing and the cost model know a decoder's products only: an encoder-decoder
+/// (t5) is refused rather than mis-measured.
 func modelOfConfig(path: String, overrides: [String]) throws -> (TesseraConfig, GPTDimensions) {
+    let config: TesseraConfig, dims: GPTDimensions
     do {
-        let config = try TesseraConfig.load(path: path, overrides: overrides)
-        return (config, try TrainingSetup.dimensions(config: config, corpus: try Corpus(config: config)))
+        config = try TesseraConfig.load(path: path, overrides: overrides)
+        dims = try TrainingSetup.dimensions(config: config, corpus: try Corpus(config: config))
     } catch {
         throw ValidationError("\(error)")
     }
+    guard dims.encoder == nil else {
+        throw ValidationError("model.family = \"t5\": tessera bench step and tessera plan model decoders only; "
+            + "time an encoder-decoder with tessera train (its summary line and metrics.jsonl)")
+    }
+    return (config, dims)
 }
 
 /// Times one microbatch through the whole model on this rank.
