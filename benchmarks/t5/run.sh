@@ -47,7 +47,7 @@ echo "| t5 (2 + 2 layers) | $(parameters "$dir.log") | $summary | $(python3 benc
 batch="$(python3 -c "import json,sys; print(round(16 * json.load(open(sys.argv[1]))['mean_pair_chars'] / 128))" "$task/stats.json")"
 dir="$out/llama-pairs"; rm -rf "$dir"; start=$SECONDS
 tessera -np 2 train --config configs/llama-shakespeare.toml --resume never --set "run.dir=$dir" "${common[@]}" \
-    --set "data.path=$task/decoder-train.txt" --set model.n_layer=4 --set model.ffn_hidden=470 \
+    --set "data.path=$task/decoder-train.txt" --set model.n_layer=4 --set model.ffn_hidden=512 \
     --set model.block_size=128 --set "train.batch_size=$batch" 2>"$dir.log"
 summary="$(python3 benchmarks/run_summary.py "$dir" $((SECONDS - start)))"
 tessera -np 1 sample --checkpoint "$dir" --prompts "$task/prompts-decoder.txt" --out "$dir/samples.jsonl" --top-k 1 --tokens 48 2>/dev/null
