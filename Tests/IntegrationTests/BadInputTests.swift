@@ -121,6 +121,9 @@ struct BadInputTests {
         ["sample", "--checkpoint", "/nonexistent", "--tokens", "1000000000000"],
         ["plan", "--config", "CONFIG", "--ranks", "9223372036854775807"],
         ["plan", "--config", "CONFIG", "--ranks", "2", "--set", "model.n_layer=1000", "--set", "model.n_embd=65536"],
+        // An encoder-decoder: the step timing and cost model know decoders only (bench step crashed on it).
+        ["plan", "--config", "CONFIG", "--ranks", "2", "--set", "model.family=t5", "--set", "train.objective=seq2seq"],
+        ["bench", "step", "--config", "CONFIG", "--set", "model.family=t5", "--set", "train.objective=span_corruption"],
         ["bench", "allreduce", "--csv", "/nonexistent/folder/x.csv"],
         ["bench", "comm", "--max-bytes", "100000000000000"],
         ["bench", "gemm", "--repeats", "0"],
