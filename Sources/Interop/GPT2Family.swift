@@ -35,8 +35,7 @@ extension HFFamily {
             SizeKey(key: "n_head", modelKey: "model.n_head", value: { $0.nHead }, rule: .equal),
             SizeKey(key: "n_embd", modelKey: "model.n_embd", value: { $0.nEmbd }, rule: .equal),
             SizeKey(key: "n_positions", modelKey: "model.block_size", value: { $0.blockSize }, rule: .atLeast),
-            SizeKey(key: "vocab_size", modelKey: "the run's vocabulary (model.vocab_size, or the tokenizer's when 0)",
-                    value: { $0.vocabSize }, rule: .equal),
+            .vocabulary,
         ],
         readDimensions: GPT2Layout.dimensions, checkSettings: GPT2Layout.checkSettings,
         unrepresentable: GPT2Layout.unrepresentable, tensors: GPT2Layout.tensors, ignores: GPT2Layout.ignores,
@@ -79,8 +78,7 @@ enum GPT2Layout {
 
     @Sendable static func unrepresentable(_ dims: GPTDimensions) -> String? {
         if let experts = dims.experts {
-            return "a mixture-of-experts model (model.n_experts = \(experts.count)) has no Hugging Face GPT-2 class: "
-                + "GPT2LMHeadModel has one dense MLP per block"
+            return HFFamily.gpt2.mixtureOfExperts(experts, name: "GPT-2")
         }
         var gpt2 = DecoderParts.gpt2(nHead: dims.nHead, nEmbd: dims.nEmbd)
         gpt2.ffnHidden = dims.parts.ffnHidden  // n_inner
@@ -129,7 +127,7 @@ enum GPT2Layout {
     /// written: transformers 5 reads `dtype`, 4.x `torch_dtype`.
     @Sendable static func configMembers(_ dims: GPTDimensions, _ settings: HFExportSettings) -> [(key: String, value: JSONValue)] {
         let dropout = JSONValue.number("\(settings.dropout)")
-        let endOfText = settings.endOfText.map { JSONValue.number("\($0)") } ?? .null
+        let endOfText = settings.endOfTextValue
         return [
             ("activation_function", .string("gelu_new")),
             ("architectures", .array([.string(HFFamily.gpt2.architecture)])),

@@ -6,8 +6,8 @@ import Model
 /// checkpoint's tensors hold each Tessera parameter. Reading (`HFCheckpoint`) and writing
 /// (`HFExport`) both go through it, so the two directions cannot disagree.
 ///
-/// The families: gpt2 (GPT2Family.swift) and llama (LlamaFamily.swift). An export takes the one
-/// that represents the model's parts (`family(for:)`).
+/// The families: gpt2 (GPT2Family.swift), llama (LlamaFamily.swift) and t5 (T5Family.swift). An
+/// export takes the one that represents the model's parts (`family(for:)`).
 public struct HFFamily: Sendable {
     /// config.json's `model_type`.
     public let modelType: String
@@ -36,7 +36,7 @@ public struct HFFamily: Sendable {
     let configMembers: @Sendable (GPTDimensions, HFExportSettings) -> [(key: String, value: JSONValue)]
 
     /// The families Tessera reads and writes.
-    public static let all: [HFFamily] = [.gpt2, .llama]
+    public static let all: [HFFamily] = [.gpt2, .llama, .t5]
 
     /// The family whose class represents a model of `dims` (read from `source`); refused with
     /// every family's reason when none does.
@@ -51,6 +51,13 @@ public struct HFFamily: Sendable {
 
     /// The family of `model_type`, if Tessera has one.
     public static func named(_ modelType: String) -> HFFamily? { all.first { $0.modelType == modelType } }
+
+    /// Why this family's class cannot represent a mixture-of-experts model (`name`: "GPT-2"): every
+    /// family's class has one dense MLP per block.
+    func mixtureOfExperts(_ experts: ExpertSettings, name: String) -> String {
+        "a mixture-of-experts model (model.n_experts = \(experts.count)) has no Hugging Face \(name) class: "
+            + "\(architecture) has one dense MLP per block"
+    }
 }
 
 /// A size config.json gives and the run's model key it must agree with.
@@ -65,6 +72,10 @@ struct SizeKey: Sendable {
     let rule: Rule
 
     enum Rule: Sendable { case equal, atLeast }
+
+    /// The vocabulary, `vocab_size` in every family's config.json.
+    static let vocabulary = SizeKey(key: "vocab_size", modelKey: "the run's vocabulary (model.vocab_size, or the tokenizer's when 0)",
+                                    value: { $0.vocabSize }, rule: .equal)
 }
 
 /// One Tessera parameter and where a Hugging Face checkpoint keeps it.
@@ -113,6 +124,9 @@ public struct HFExportSettings: Sendable, Equatable {
     public var dropout: Double
     /// The id that starts and ends a document, when the model's vocabulary has one.
     public var endOfText: Int?
+
+    /// `endOfText` as config.json writes a token id: null when the vocabulary has none.
+    var endOfTextValue: JSONValue { endOfText.map { .number("\($0)") } ?? .null }
 
     public init(dropout: Double, endOfText: Int?) {
         self.dropout = dropout

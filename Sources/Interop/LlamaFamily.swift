@@ -33,8 +33,7 @@ extension HFFamily {
             SizeKey(key: "hidden_size", modelKey: "model.n_embd", value: { $0.nEmbd }, rule: .equal),
             SizeKey(key: "intermediate_size", modelKey: "model.ffn_hidden", value: { $0.parts.ffnHidden }, rule: .equal),
             SizeKey(key: "max_position_embeddings", modelKey: "model.block_size", value: { $0.blockSize }, rule: .atLeast),
-            SizeKey(key: "vocab_size", modelKey: "the run's vocabulary (model.vocab_size, or the tokenizer's when 0)",
-                    value: { $0.vocabSize }, rule: .equal),
+            .vocabulary,
         ],
         readDimensions: LlamaLayout.dimensions, checkSettings: LlamaLayout.checkSettings,
         unrepresentable: LlamaLayout.unrepresentable, tensors: LlamaLayout.tensors, ignores: LlamaLayout.ignores,
@@ -100,8 +99,7 @@ enum LlamaLayout {
 
     @Sendable static func unrepresentable(_ dims: GPTDimensions) -> String? {
         if let experts = dims.experts {
-            return "a mixture-of-experts model (model.n_experts = \(experts.count)) has no Hugging Face Llama class: "
-                + "LlamaForCausalLM has one dense MLP per block"
+            return HFFamily.llama.mixtureOfExperts(experts, name: "Llama")
         }
         let p = dims.parts
         guard p.norm == .rmsNorm, case .rotary = p.position, p.mlp == .swiglu, !p.bias else {
@@ -154,7 +152,7 @@ enum LlamaLayout {
     /// LlamaConfig's keys, sorted as transformers writes them; the rotary base under both the 4.x
     /// key (`rope_theta`) and the 5.x one (`rope_parameters`).
     @Sendable static func configMembers(_ dims: GPTDimensions, _ settings: HFExportSettings) -> [(key: String, value: JSONValue)] {
-        let endOfText = settings.endOfText.map { JSONValue.number("\($0)") } ?? .null
+        let endOfText = settings.endOfTextValue
         guard case let .rotary(theta) = dims.parts.position else { preconditionFailure("a llama model has rotary positions") }
         return [
             ("architectures", .array([.string(HFFamily.llama.architecture)])),

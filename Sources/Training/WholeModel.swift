@@ -124,15 +124,46 @@ public struct WholeModel {
     /// each from position 0 with a causal mask: what `transformers` computes without a cache.
     public func logits(tokens: [Int32], batch B: Int) throws -> [Float] {
         let T = tokens.count / B, V = model.dims.vocabSize
+        precondition(model.dims.encoder == nil, "an encoder-decoder's logits need decoder inputs (seq2seqLogits)")
         precondition(B > 0 && T * B == tokens.count && (1...model.dims.blockSize).contains(T),
                      "\(tokens.count) tokens in \(B) sequences of at most \(model.dims.blockSize)")
         precondition(tokens.allSatisfy { (0..<Int32(V)).contains($0) }, "token ids outside [0, \(V))")
         let acts = model.makeActivations(batch: B)
         try tokens.withUnsafeBufferPointer { _ = try model.forward(acts, tokens: $0.baseAddress!, targets: nil, T: T) }
-        let (values, ld) = try model.fullLogits(acts)
-        var result = [Float](repeating: 0, count: B * T * V)
-        for row in 0..<(B * T) {
-            for v in 0..<V { result[row * V + v] = values[row * ld + v] }
+        return try firstLogits(acts, rows: T, of: T)
+    }
+
+    /// An encoder-decoder's logits (B, T', V) for B rows of `inputs` (S' ≤ S ids each) and of
+    /// `decoderInputs` (T' ≤ T ids each), one row after the other: each row's encoder reads its S'
+    /// ids (their length masks the padding after them, so it is an encoder of S' positions), its
+    /// decoder its T' ids causally. What `transformers` computes without masks or cache.
+    public func seq2seqLogits(inputs: [Int32], decoderInputs: [Int32], batch B: Int) throws -> [Float] {
+        let dims = model.dims, S = dims.encoderBlockSize, T = dims.blockSize, V = dims.vocabSize
+        let inputLength = inputs.count / B, decoderLength = decoderInputs.count / B
+        precondition(dims.encoder != nil, "a decoder's logits need no decoder inputs (logits(tokens:))")
+        precondition(B > 0 && inputLength * B == inputs.count && (1...S).contains(inputLength)
+                     && decoderLength * B == decoderInputs.count && (1...T).contains(decoderLength),
+                     "\(inputs.count) and \(decoderInputs.count) ids in \(B) rows of at most \(S) and \(T)")
+        precondition((inputs + decoderInputs).allSatisfy { (0..<Int32(V)).contains($0) }, "token ids outside [0, \(V))")
+        var tokens = [Int32](repeating: 0, count: model.inputCount(batch: B))
+        for b in 0..<B {
+            for i in 0..<inputLength { tokens[b * S + i] = inputs[b * inputLength + i] }
+            for t in 0..<decoderLength { tokens[B * S + b * T + t] = decoderInputs[b * decoderLength + t] }
+            tokens[B * (S + T) + b] = Int32(inputLength)
+        }
+        let acts = model.makeActivations(batch: B)
+        try tokens.withUnsafeBufferPointer { _ = try model.forward(acts, tokens: $0.baseAddress!, targets: nil) }
+        return try firstLogits(acts, rows: decoderLength, of: T)
+    }
+
+    /// The first `rows` of every sequence's `of` rows of logits, V columns each.
+    private func firstLogits(_ acts: GPTActivations, rows: Int, of T: Int) throws -> [Float] {
+        let V = model.dims.vocabSize, (values, ld) = try model.fullLogits(acts)
+        var result = [Float](repeating: 0, count: acts.B * rows * V)
+        for b in 0..<acts.B {
+            for t in 0..<rows {
+                for v in 0..<V { result[(b * rows + t) * V + v] = values[(b * T + t) * ld + v] }
+            }
         }
         return result
     }

@@ -120,7 +120,7 @@ import Training
             #expect(error == folder + "/model.h5: no Hugging Face class represents this model: a mixture-of-experts model "
                 + "(model.n_experts = 2) has no Hugging Face GPT-2 class: GPT2LMHeadModel has one dense MLP per block; "
                 + "a mixture-of-experts model (model.n_experts = 2) has no Hugging Face Llama class: LlamaForCausalLM "
-                + "has one dense MLP per block")
+                + "has one dense MLP per block; T5ForConditionalGeneration is an encoder-decoder; this model is a decoder")
         }
     }
 

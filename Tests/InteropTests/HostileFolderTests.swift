@@ -21,7 +21,7 @@ import Testing
 
     @Test func aFolderOfAnotherArchitectureIsRefusedNamingTheFamiliesTesseraReads() throws {
         let error = try Self.refusal(config: try fixtureConfig(set: ["model_type": #""mistral""#]))
-        #expect(error == "config.json: model_type = \"mistral\" (GPT2LMHeadModel): Tessera reads gpt2 (GPT2LMHeadModel), llama (LlamaForCausalLM)",
+        #expect(error == "config.json: model_type = \"mistral\" (GPT2LMHeadModel): Tessera reads gpt2 (GPT2LMHeadModel), llama (LlamaForCausalLM), t5 (T5ForConditionalGeneration)",
                 "\(error ?? "nil")")
     }
 
