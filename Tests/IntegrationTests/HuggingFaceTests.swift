@@ -20,6 +20,18 @@ struct HuggingFaceTests {
     /// The same with the llama family's parts (two kv heads, so that tp 2 splits them).
     static let llama = ["model.family=llama", "model.n_kv_head=2"]
     static let trainedLlama: (run: TesseraRun, export: TesseraRun) = trainAndExport(llama, label: "llama")
+    /// The encoder-decoder (T5ForConditionalGeneration), pretrained with span corruption.
+    static let t5 = ["model.family=t5", "train.objective=span_corruption"]
+    static let trainedT5: (run: TesseraRun, export: TesseraRun) = trainAndExport(t5, label: "t5")
+
+    /// Each family's overrides, its trained run and export, and the class it exports as.
+    static func family(_ name: String) -> (overrides: [String], trained: (run: TesseraRun, export: TesseraRun), architecture: String) {
+        switch name {
+        case "llama": (llama, trainedLlama, "LlamaForCausalLM")
+        case "t5": (t5, trainedT5, "T5ForConditionalGeneration")
+        default: ([], trained, "GPT2LMHeadModel")
+        }
+    }
 
     static func trainAndExport(_ family: [String], label: String) -> (run: TesseraRun, export: TesseraRun) {
         let run = Tessera.train(np: 1, overrides: model + family, label: "hf-trained-\(label)")
@@ -32,15 +44,14 @@ struct HuggingFaceTests {
     }
 
     @Test(arguments: [("gpt2", ["parallel.tp=1"]), ("gpt2", ["parallel.tp=2"]), ("llama", ["parallel.tp=1"]),
-                      ("llama", ["parallel.tp=2"])])
+                      ("llama", ["parallel.tp=2"]), ("t5", ["parallel.tp=1"]), ("t5", ["parallel.tp=2"])])
     func anExportStartsARunExactlyAsItsCheckpointDoes(_ family: String, _ layout: [String]) throws {
-        let (trained, exported) = family == "llama" ? Self.trainedLlama : Self.trained
+        let (overrides, (trained, exported), architecture) = Self.family(family)
         try #require(trained.status == 0, "\(trained.stderr)")
         try #require(exported.status == 0, "\(exported.stderr)")
         #expect(Self.files(exported.runDir) == ["model.safetensors", "config.json", "tessera_vocab.json"])
-        let architecture = family == "llama" ? "LlamaForCausalLM" : "GPT2LMHeadModel"
         #expect(exported.stdout.contains("as \(architecture)"), "\(exported.stdout)")
-        let steps = Self.model + (family == "llama" ? Self.llama : []) + ["train.steps=3"]
+        let steps = Self.model + overrides + ["train.steps=3"]
         let fromExport = Tessera.train(np: 2, overrides: layout + steps + ["train.init_from=\(exported.runDir.path)"], label: "hf-init")
         let fromCheckpoint = Tessera.train(np: 2, overrides: layout + steps + ["train.init_from=\(trained.runDir.path)"],
                                            label: "hf-init-ckpt")
