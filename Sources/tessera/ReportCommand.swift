@@ -66,7 +66,11 @@ struct ReportCommand: ParsableCommand {
     /// The settings a reader of the report needs to place the curves.
     static func rows(_ config: TesseraConfig) -> [(String, String)] {
         let m = config.model, t = config.train
-        var model = "\(m.family.rawValue): \(m.nLayer) layers, \(m.nHead) heads, \(m.nEmbd) channels, block \(m.blockSize)"
+        let shape = m.family == .t5
+            ? "\(m.effectiveEncoderLayers) encoder + \(m.effectiveDecoderLayers) decoder layers, \(m.nHead) heads, "
+                + "\(m.nEmbd) channels, inputs \(m.effectiveEncoderBlockSize), targets \(m.blockSize)"
+            : "\(m.nLayer) layers, \(m.nHead) heads, \(m.nEmbd) channels, block \(m.blockSize)"
+        var model = "\(m.family.rawValue): " + shape
         if m.nExperts > 0 { model += ", \(m.nExperts) experts (top \(m.topK))" }
         let tokenizer = config.data.tokenizer.rawValue
         return [
