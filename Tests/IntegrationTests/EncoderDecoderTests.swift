@@ -89,6 +89,23 @@ struct EncoderDecoderTests {
         expectSameCurve(run, as: one, tolerance: 3e-4)
     }
 
+    /// Span corruption on prepared shards (`tessera prepare`, char ids): it learns, and tp 2 gives
+    /// the one-rank curve there too.
+    @Test func spanCorruptionTrainsOnPreparedShards() {
+        let shards = Tessera.temporaryDirectory("t5-shards").appendingPathComponent("shards")
+        let text = packageRoot.appendingPathComponent("data/tinyshakespeare.txt").path
+        let prepared = runCommand([Tessera.executable.path, "prepare", "--tokenizer", "char", "--input", text,
+                                   "--output", shards.path], timeout: 60)
+        #expect(prepared.status == 0, "\(prepared.stderr)")
+        let overrides = Self.spanCorruption + ["data.path=\(shards.path)"]
+        let one = Tessera.train(np: 1, overrides: overrides, label: "t5-shards-one")
+        #expect(one.status == 0, "\(one.stderr)")
+        let first = one.losses[1] ?? 0, last = one.losses[12] ?? 0
+        #expect(first - last > 0.5, "loss went \(first) → \(last)")
+        let run = Tessera.train(np: 2, overrides: overrides + ["parallel.tp=2"], label: "t5-shards-tp")
+        expectSameCurve(run, as: one)
+    }
+
     /// Saved on tp 2, resumed on pp 2: the uninterrupted curve continues (within 3e-4).
     @Test func aCheckpointResumesOnAnotherLayout() throws {
         let twenty = ["train.steps=20", "checkpoint.every=10"]
