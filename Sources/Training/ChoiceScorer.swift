@@ -55,6 +55,11 @@ public struct ChoiceScore: Sendable {
 /// Truncation: the forward pass reads every token but the last, at most block_size of them;
 /// tokens are cut from the left, so the whole choice and the end of the context remain. A choice
 /// of more than block_size tokens is refused by `encode`, before anything is scored.
+///
+/// An encoder-decoder (t5) scores each choice as a target sequence with the context as the
+/// encoder's input (its tokens and the end-of-text id, as training inputs end): the sum of the
+/// choice tokens' log-likelihoods from one forward in the training layout, nothing cut. A context
+/// of more than encoder_block_size − 1 tokens is refused by `encode`.
 public final class ChoiceScorer {
     let model: GPT
     let tokenizer: any Tokenizer
@@ -82,12 +87,14 @@ public final class ChoiceScorer {
     /// Every item of `task` as tokens; throws, naming the file and line, for text the tokenizer
     /// cannot encode, a context of no tokens, or a choice of none or of more than block_size.
     public func encode(_ task: ChoiceTask) throws(DataError) -> [EncodedChoiceItem] {
-        try Self.encode(task, tokenizer: tokenizer, blockSize: model.dims.blockSize)
+        try Self.encode(task, tokenizer: tokenizer, blockSize: model.dims.blockSize,
+                        encoderBlockSize: model.dims.encoderBlockSize)
     }
 
     /// As `encode(_:)`, before there is a model: for `[[eval]]` entries, checked before training.
-    public static func encode(_ task: ChoiceTask, tokenizer: any Tokenizer, blockSize: Int) throws(DataError)
-        -> [EncodedChoiceItem] {
+    /// `encoderBlockSize` S > 0: an encoder-decoder's, whose context is its input.
+    public static func encode(_ task: ChoiceTask, tokenizer: any Tokenizer, blockSize: Int,
+                              encoderBlockSize: Int = 0) throws(DataError) -> [EncodedChoiceItem] {
         try task.items.map { (item) throws(DataError) -> EncodedChoiceItem in
             func bad(_ reason: String) -> DataError { .badInput(path: task.path, location: "line \(item.line)", reason: reason) }
             func encoded(_ text: String, _ what: String) throws(DataError) -> [Int32] {
@@ -97,6 +104,10 @@ public final class ChoiceScorer {
             let contextTokens = try encoded(context, "\"context\"")
             guard !contextTokens.isEmpty else {
                 throw bad("\"context\" encodes to no tokens; the first choice token is scored given at least one token before it")
+            }
+            guard encoderBlockSize == 0 || contextTokens.count < encoderBlockSize else {
+                throw bad("\"context\" is \(contextTokens.count) tokens; the model's encoder reads it and the end of text in "
+                    + "its encoder_block_size of \(encoderBlockSize), so shorten it")
             }
             var choices: [[Int32]] = []
             for (k, choice) in item.choices.enumerated() {
@@ -115,8 +126,12 @@ public final class ChoiceScorer {
 
     /// Every choice's log-likelihood given the item's context.
     public func score(_ item: EncodedChoiceItem) throws -> ChoiceScore {
-        try Self.score(item, logLikelihoods: Self.requests(item).map { try logLikelihood(of: $0.continuation, after: $0.context).value },
-                       blockSize: model.dims.blockSize)
+        if model.dims.encoder != nil {
+            return try Self.score(item, logLikelihoods: item.choices.map { try logLikelihood(ofTarget: $0, input: item.context) },
+                                  blockSize: nil)
+        }
+        return try Self.score(item, logLikelihoods: Self.requests(item).map { try logLikelihood(of: $0.continuation, after: $0.context).value },
+                              blockSize: model.dims.blockSize)
     }
 
     /// The item's log-likelihoods to compute, one per choice.
@@ -125,14 +140,15 @@ public final class ChoiceScorer {
     }
 
     /// The item's scores from its requests' values, however they were computed (here, or through
-    /// the training pipeline for an `[[eval]]` entry).
-    public static func score(_ item: EncodedChoiceItem, logLikelihoods: [Double], blockSize: Int) throws -> ChoiceScore {
+    /// the training pipeline for an `[[eval]]` entry). `blockSize` nil: nothing was cut (an
+    /// encoder-decoder reads the context whole).
+    public static func score(_ item: EncodedChoiceItem, logLikelihoods: [Double], blockSize: Int?) throws -> ChoiceScore {
         if let bad = logLikelihoods.first(where: { !$0.isFinite }) {
             throw RunError("the model's log-likelihood of a choice on line \(item.line) is \(bad); its weights are not finite")
         }
         return ChoiceScore(answer: item.answer, logLikelihoods: logLikelihoods, tokenCounts: item.choices.map(\.count),
                            byteCounts: item.choiceBytes,
-                           truncated: requests(item).map { $0.window(blockSize: blockSize).start })
+                           truncated: requests(item).map { request in blockSize.map { request.window(blockSize: $0).start } ?? 0 })
     }
 
     /// Σ_j log p(continuation[j] | context, continuation[..<j]) from one forward pass, and how
@@ -150,6 +166,19 @@ public final class ChoiceScorer {
             total += Self.logSoftmax(logits.values + p * logits.ld, V: model.dims.vocabSize, at: Int(sequence[sequence.startIndex + p + 1]))
         }
         return (total, start)
+    }
+
+    /// An encoder-decoder's Σ_j log p(target[j] | input, target[..<j]), in nats: one forward with the
+    /// target as labels (padded positions' labels −1, which the head ignores), minus its loss.
+    func logLikelihood(ofTarget target: [Int32], input: [Int32]) throws -> Double {
+        let endOfText = tokenizer.endOfText
+        let tokens = model.encoderDecoderTokens(input: input + [endOfText], decoderInputs: [endOfText] + target.dropLast(),
+                                                padding: endOfText)
+        let labels = target + Array(repeating: -1, count: model.dims.blockSize - target.count)
+        let loss = try tokens.withUnsafeBufferPointer { t in
+            try labels.withUnsafeBufferPointer { try model.forward(activations, tokens: t.baseAddress!, targets: $0.baseAddress!) }
+        }
+        return -loss
     }
 
     /// log softmax(row)[index] over a row's V real logits, in Double: only the rows that predict

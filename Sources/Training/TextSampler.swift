@@ -19,6 +19,9 @@ public struct SamplingSettings: Sendable {
 /// (`IncrementalDecoder`: one token's forward per token); when the context fills the block, the
 /// cache restarts from the last half block of tokens. A mixture of experts recomputes the window
 /// (its last block_size tokens) for every token.
+///
+/// An encoder-decoder (t5) generates a target for the prompt as its input instead
+/// (`EncoderDecoderGenerator`: the input encoded once), ending at the end-of-text id.
 public final class TextSampler {
     /// The most tokens one generation may ask for: the context grows by each.
     public static let largestGeneration = 1_000_000
@@ -26,7 +29,13 @@ public final class TextSampler {
     let model: GPT
     let tokenizer: any Tokenizer
     private let decoder: IncrementalDecoder?
+    private let encoderDecoder: EncoderDecoderGenerator?
     private let activations: GPTActivations
+    /// Tokens the last `generate` made (an encoder-decoder's target may end early).
+    public private(set) var generatedTokens = 0
+
+    /// Whether `generate` returns a target for the prompt (t5) rather than the prompt continued.
+    public var isEncoderDecoder: Bool { model.dims.encoder != nil }
 
     /// `path`: a model.h5 file, a checkpoint folder, or a run directory (see `WholeModel`);
     /// `incremental` false: recompute the window for every token (for comparison).
@@ -38,12 +47,16 @@ public final class TextSampler {
     init(model: GPT, tokenizer: any Tokenizer, incremental: Bool = true) {
         self.model = model
         self.tokenizer = tokenizer
-        decoder = incremental && IncrementalDecoder.supports(model) ? IncrementalDecoder(model: model) : nil
+        let cached = incremental && IncrementalDecoder.supports(model)
+        decoder = cached && model.dims.encoder == nil ? IncrementalDecoder(model: model) : nil
+        encoderDecoder = cached && model.dims.encoder != nil ? EncoderDecoderGenerator(model: model) : nil
         activations = model.makeActivations(batch: 1)
     }
 
-    /// The prompt followed by `tokens` generated tokens, decoded.
+    /// The prompt followed by `tokens` generated tokens, decoded; for an encoder-decoder, the
+    /// target generated with the prompt as input (see `target`).
     public func generate(prompt: String, tokens count: Int, settings: SamplingSettings) throws -> String {
+        if isEncoderDecoder { return try target(input: prompt, tokens: count, settings: settings) }
         var context = try tokenizer.encode(prompt)
         if context.isEmpty {
             // Start from a newline when the vocabulary has one, as nanoGPT does.
@@ -52,6 +65,7 @@ public final class TextSampler {
         }
         let promptCount = prompt.isEmpty ? 0 : context.count
         try generate(after: &context, tokens: count, settings: settings)
+        generatedTokens = count
         let generated = Array(context.dropFirst(prompt.isEmpty ? context.count - count : promptCount))
         return prompt + tokenizer.decode(generated)
     }
@@ -89,6 +103,45 @@ public final class TextSampler {
         }
         let logits = try model.fullLogits(activations)
         return logits.values + (tokens.count - 1) * logits.ld
+    }
+
+    /// An encoder-decoder's target for `text` as its input (its tokens and the end-of-text id, as
+    /// training inputs end; more than S ids is refused): tokens drawn one at a time from the start
+    /// id, until the end-of-text id (not part of the text) or min(`count`, T) tokens.
+    func target(input text: String, tokens count: Int, settings: SamplingSettings) throws -> String {
+        let endOfText = tokenizer.endOfText, S = model.dims.encoderBlockSize
+        let input = try tokenizer.encode(text) + [endOfText]
+        guard input.count <= S else {
+            throw RunError("the prompt is \(input.count) tokens with its end of text, more than the model's "
+                + "encoder_block_size of \(S); shorten it")
+        }
+        let rng = CounterRNG(seed: settings.seed, label: "sample")
+        let V = model.dims.vocabSize, longest = min(count, model.dims.blockSize)
+        var probabilities = [Float](repeating: 0, count: V)
+        var decoderInputs = [endOfText]
+        generatedTokens = 0
+        while generatedTokens < longest {
+            let logits = try targetLogits(input: input, decoderInputs: decoderInputs)
+            let token = Int32(pick(logits: logits, V: V, into: &probabilities, settings: settings,
+                                   uniform: rng.uniform(UInt64(generatedTokens))))
+            if token == endOfText { break }
+            decoderInputs.append(token)
+            generatedTokens += 1
+        }
+        return tokenizer.decode(Array(decoderInputs.dropFirst()))
+    }
+
+    /// The logits after the last of `decoderInputs` given `input`: the next token of the
+    /// generator's cache (encoding the input at the first), or a full forward over both.
+    private func targetLogits(input: [Int32], decoderInputs: [Int32]) throws -> UnsafePointer<Float> {
+        if let encoderDecoder {
+            if decoderInputs.count == 1 { encoderDecoder.encode(input) }
+            return [decoderInputs.last!].withUnsafeBufferPointer { encoderDecoder.append($0) }
+        }
+        let tokens = model.encoderDecoderTokens(input: input, decoderInputs: decoderInputs, padding: tokenizer.endOfText)
+        try tokens.withUnsafeBufferPointer { _ = try model.forward(activations, tokens: $0.baseAddress!, targets: nil) }
+        let logits = try model.fullLogits(activations)
+        return logits.values + (decoderInputs.count - 1) * logits.ld
     }
 
     /// The k-th largest of `values` (1 ≤ k ≤ count): the k largest kept in a min-heap, one pass.

@@ -9,7 +9,7 @@ struct Sample: ParsableCommand {
     @Option(help: "A model.h5 file, a checkpoint folder, or a run directory (its model.h5, else its latest checkpoint).")
     var checkpoint: String
 
-    @Option(help: "Text the generation continues.")
+    @Option(help: "Text the generation continues; for a t5 model, the encoder's input (its target is printed).")
     var prompt: String = ""
 
     @Option(help: "A text file of prompts, one per line (\\n in a line stands for a newline): one continuation each, written to --out.")
@@ -18,7 +18,7 @@ struct Sample: ParsableCommand {
     @Option(help: "With --prompts: the JSONL file written, one {\"prompt\": ..., \"text\": ...} per prompt (text: the continuation).")
     var out: String?
 
-    @Option(help: "How many tokens to generate.")
+    @Option(help: "How many tokens to generate (t5: at most this many, and at most block_size; generation ends at end of text).")
     var tokens: Int = 200
 
     @Option(help: "Softmax temperature; lower is more conservative.")
@@ -66,7 +66,8 @@ struct Sample: ParsableCommand {
                 FileHandle.standardOutput.write(Data((text + "\n").utf8))
                 if timing {
                     FileHandle.standardError.write(Data(String(format: "tessera sample: %d tokens in %.3f s: %.1f tokens/s, %.2f ms/token (%@)\n",
-                        tokens, seconds, Double(tokens) / seconds, 1000 * seconds / Double(max(tokens, 1)),
+                        sampler.generatedTokens, seconds, Double(sampler.generatedTokens) / seconds,
+                        1000 * seconds / Double(max(sampler.generatedTokens, 1)),
                         recompute ? "window recomputed" : "key/value cache").utf8))
                 }
             }
@@ -76,7 +77,8 @@ struct Sample: ParsableCommand {
         }
     }
 
-    /// One continuation per prompt (prompt i draws with seed + i), each line written as it is made.
+    /// One continuation (t5: target) per prompt (prompt i draws with seed + i), each line written as
+    /// it is made.
     private func sampleEach(_ lines: [String], with sampler: TextSampler, out: String) throws {
         guard (out as NSString).standardizingPath != ((prompts ?? "") as NSString).standardizingPath else {
             throw SetupError("--out \(out) is the prompts file")
@@ -87,7 +89,8 @@ struct Sample: ParsableCommand {
         defer { try? handle.close() }
         for (i, prompt) in lines.enumerated() {
             let settings = SamplingSettings(temperature: Float(temperature), topK: topK, seed: UInt64(seed + i))
-            let text = String(try sampler.generate(prompt: prompt, tokens: tokens, settings: settings).dropFirst(prompt.count))
+            let generated = try sampler.generate(prompt: prompt, tokens: tokens, settings: settings)
+            let text = sampler.isEncoderDecoder ? generated : String(generated.dropFirst(prompt.count))
             let data = try JSONSerialization.data(withJSONObject: ["prompt": prompt, "text": text], options: [.sortedKeys])
             try handle.write(contentsOf: data + Data("\n".utf8))
         }
