@@ -61,7 +61,13 @@ public final class BiasScorer {
         Int(tokenizer.endOfText) < vocabSize ? tokenizer.endOfText : nil
     }
 
+    /// Refuses an encoder-decoder: a t5 model gives a target's likelihood given an input, not a
+    /// sentence's.
     public convenience init(_ whole: WholeModel) throws {
+        guard whole.model.dims.encoder == nil else {
+            throw SetupError("\(whole.source) is a t5 model (an encoder-decoder); bias pairs are scored by a decoder's "
+                + "likelihood of each whole sentence, which it does not give")
+        }
         self.init(model: whole.model, tokenizer: try whole.trainedTokenizer())
     }
 

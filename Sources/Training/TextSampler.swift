@@ -35,7 +35,7 @@ public final class TextSampler {
     public private(set) var generatedTokens = 0
 
     /// Whether `generate` returns a target for the prompt (t5) rather than the prompt continued.
-    public var isEncoderDecoder: Bool { model.dims.encoder != nil }
+    var isEncoderDecoder: Bool { model.dims.encoder != nil }
 
     /// `path`: a model.h5 file, a checkpoint folder, or a run directory (see `WholeModel`);
     /// `incremental` false: recompute the window for every token (for comparison).
@@ -103,6 +103,12 @@ public final class TextSampler {
         }
         let logits = try model.fullLogits(activations)
         return logits.values + (tokens.count - 1) * logits.ld
+    }
+
+    /// What `generate` adds to the prompt: its continuation, or an encoder-decoder's target.
+    public func continuation(prompt: String, tokens count: Int, settings: SamplingSettings) throws -> String {
+        let text = try generate(prompt: prompt, tokens: count, settings: settings)
+        return isEncoderDecoder ? text : String(text.dropFirst(prompt.count))
     }
 
     /// An encoder-decoder's target for `text` as its input (its tokens and the end-of-text id, as

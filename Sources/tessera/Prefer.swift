@@ -118,7 +118,7 @@ struct Prefer: ParsableCommand {
         for (i, prompt) in lines.enumerated() where !answered.contains(prompt) {
             let samples = try [0, 1].map { side in
                 let settings = SamplingSettings(temperature: Float(temperature), topK: 0, seed: UInt64(seed + 2 * i + side))
-                return String(try sampler.generate(prompt: prompt, tokens: tokens, settings: settings).dropFirst(prompt.count))
+                return try sampler.continuation(prompt: prompt, tokens: tokens, settings: settings)
             }
             guard let choice = choose(samples[0], samples[1], prompt: prompt) else { break }
             guard choice > 0 else { skipped += 1; continue }

@@ -89,8 +89,7 @@ struct Sample: ParsableCommand {
         defer { try? handle.close() }
         for (i, prompt) in lines.enumerated() {
             let settings = SamplingSettings(temperature: Float(temperature), topK: topK, seed: UInt64(seed + i))
-            let generated = try sampler.generate(prompt: prompt, tokens: tokens, settings: settings)
-            let text = sampler.isEncoderDecoder ? generated : String(generated.dropFirst(prompt.count))
+            let text = try sampler.continuation(prompt: prompt, tokens: tokens, settings: settings)
             let data = try JSONSerialization.data(withJSONObject: ["prompt": prompt, "text": text], options: [.sortedKeys])
             try handle.write(contentsOf: data + Data("\n".utf8))
         }

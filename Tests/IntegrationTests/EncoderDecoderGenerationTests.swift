@@ -3,7 +3,7 @@ import Testing
 
 /// A t5 trained on a task it learns in seconds (reverse a three-letter word) generates the held-out
 /// targets with `tessera sample --prompts`, scores the reversed word above its distractors with
-/// `tessera eval --task`, and refuses a prompt longer than its encoder block.
+/// `tessera eval --task`, and refuses a prompt longer than its encoder block (and bias pairs).
 @Suite(.serialized)
 struct EncoderDecoderGenerationTests {
     /// Three-letter words of a–h whose reversal differs from the word: 336 of them, 56 held out
@@ -104,6 +104,12 @@ struct EncoderDecoderGenerationTests {
                           arguments: ["sample", "--checkpoint", runDir.path, "--prompt", "abcdefgh"], timeout: 60)
         let errors = long.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
         #expect(long.status == 2 && errors.count == 1 && errors[0].contains("encoder_block_size of 6"), "\(long.stderr)")
+        // Bias pairs need a decoder's sentence likelihood: refused in one line.
+        let bias = runMPI(np: 1, executable: Tessera.executable,
+                          arguments: ["eval", "bias", "--checkpoint", runDir.path,
+                                      "--pairs", packageRoot.appendingPathComponent("data/bias-probe.csv").path], timeout: 60)
+        let biasErrors = bias.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(bias.status == 2 && biasErrors.count == 1 && biasErrors[0].contains("t5 model"), "\(bias.stderr)")
         print("t5 generation: trained 1000 steps in \(String(format: "%.1f", trainSeconds)) s; \(exact)/\(heldOut.count) held-out "
               + "targets exact; eval \(scored.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
     }
