@@ -115,12 +115,7 @@ public final class TextSampler {
     /// training inputs end; more than S ids is refused): tokens drawn one at a time from the start
     /// id, until the end-of-text id (not part of the text) or min(`count`, T) tokens.
     func target(input text: String, tokens count: Int, settings: SamplingSettings) throws -> String {
-        let endOfText = tokenizer.endOfText, S = model.dims.encoderBlockSize
-        let input = try tokenizer.encode(text) + [endOfText]
-        guard input.count <= S else {
-            throw RunError("the prompt is \(input.count) tokens with its end of text, more than the model's "
-                + "encoder_block_size of \(S); shorten it")
-        }
+        let endOfText = tokenizer.endOfText, input = try encoderInput(text)
         let rng = CounterRNG(seed: settings.seed, label: "sample")
         let V = model.dims.vocabSize, longest = min(count, model.dims.blockSize)
         var probabilities = [Float](repeating: 0, count: V)
@@ -135,6 +130,23 @@ public final class TextSampler {
             generatedTokens += 1
         }
         return tokenizer.decode(Array(decoderInputs.dropFirst()))
+    }
+
+    /// An encoder-decoder's input ids for `text`: its tokens and the end-of-text id, as training
+    /// inputs end; more than encoder_block_size of them is refused (nothing is cut).
+    private func encoderInput(_ text: String) throws -> [Int32] {
+        let input = try tokenizer.encode(text) + [tokenizer.endOfText], S = model.dims.encoderBlockSize
+        guard input.count <= S else {
+            throw RunError("the prompt is \(input.count) tokens with its end of text, more than the model's "
+                + "encoder_block_size of \(S); shorten it")
+        }
+        return input
+    }
+
+    /// Throws what `generate` would for `prompt` before generating anything: text the tokenizer
+    /// cannot encode, or a t5 input longer than the encoder's block.
+    public func check(prompt: String) throws {
+        if isEncoderDecoder { _ = try encoderInput(prompt) } else { _ = try tokenizer.encode(prompt) }
     }
 
     /// The logits after the last of `decoderInputs` given `input`: the next token of the

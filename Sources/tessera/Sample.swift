@@ -83,6 +83,10 @@ struct Sample: ParsableCommand {
         guard (out as NSString).standardizingPath != ((prompts ?? "") as NSString).standardizingPath else {
             throw SetupError("--out \(out) is the prompts file")
         }
+        // Every prompt is checked before --out is written.
+        for (i, prompt) in lines.enumerated() {
+            do { try sampler.check(prompt: prompt) } catch { throw SetupError("\(prompts ?? "") prompt \(i + 1): \(error)") }
+        }
         guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
             throw SetupError("cannot write --out \(out)")
         }

@@ -104,6 +104,16 @@ struct EncoderDecoderGenerationTests {
                           arguments: ["sample", "--checkpoint", runDir.path, "--prompt", "abcdefgh"], timeout: 60)
         let errors = long.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
         #expect(long.status == 2 && errors.count == 1 && errors[0].contains("encoder_block_size of 6"), "\(long.stderr)")
+        // In a prompts file, before anything is written.
+        try "abc\nabcdefgh\n".write(to: prompts, atomically: true, encoding: .utf8)
+        let unwritten = folder.appendingPathComponent("unwritten.jsonl")
+        let longLine = runMPI(np: 1, executable: Tessera.executable,
+                              arguments: ["sample", "--checkpoint", runDir.path, "--prompts", prompts.path, "--out", unwritten.path],
+                              timeout: 60)
+        let lineErrors = longLine.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(longLine.status == 2 && lineErrors.count == 1 && lineErrors[0].contains("prompt 2: the prompt is 9 tokens"),
+                "\(longLine.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: unwritten.path))
         // Bias pairs need a decoder's sentence likelihood: refused in one line.
         let bias = runMPI(np: 1, executable: Tessera.executable,
                           arguments: ["eval", "bias", "--checkpoint", runDir.path,
