@@ -31,7 +31,7 @@ task="$out/task"
 python3 benchmarks/t5/make_task.py "$task" >/dev/null
 echo
 echo "## Reverse every word of a line: t5 against a llama decoder at equal parameters, $pair_steps steps"
-echo "| model | parameters | final val loss | final train loss | wall time | median tokens/s | held-out exact match |"
+echo "| model | parameters | final val loss | final train loss | wall time | median tokens/s | held-out exact match, character similarity |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 common=(--set data.tokenizer=char --set model.n_head=4 --set model.n_embd=128 --set "train.steps=$pair_steps"
         --set train.eval_every="$pair_steps" --set train.lr=1e-3 --set train.min_lr=1e-4 --set train.warmup_steps=100
