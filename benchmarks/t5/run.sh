@@ -6,14 +6,14 @@
 # 2. A seq2seq task made from the corpus (make_task.py: reverse every word of a line): t5 (2 + 2
 #    layers) trained on the pairs against a llama decoder-only of about the same parameter count
 #    trained on the same pairs as text ("input|target" lines) with the same characters per step,
-#    PAIR_STEPS steps each (default 1500); then greedy exact match on 300 held-out pairs from
+#    PAIR_STEPS steps each (default 3000); then greedy exact match on 300 held-out pairs from
 #    `tessera sample --prompts` (the decoder's continuation of "input|" cut at its newline).
 #   benchmarks/t5/run.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 out="${TESSERA_BENCH_DIR:-$root/benchmarks/results/t5}"
-steps="${STEPS:-300}" pair_steps="${PAIR_STEPS:-1500}"
+steps="${STEPS:-300}" pair_steps="${PAIR_STEPS:-3000}"
 mkdir -p "$out"
 tessera() { launch/tessera-run "$@"; }
 parameters() { sed -n 's/.*: \([0-9.]*[kM]\) parameters$/\1/p' "$1" | head -n 1; }
