@@ -252,15 +252,16 @@ public final class GPT {
 
     /// The cross-attention's source for this stage's decoder blocks: on the stage holding the first
     /// decoder layer, the encoder's final norm of its last residual (`encoderStream`); on later
-    /// stages, what arrived in the boundary. Rounded to bf16 once under bf16 compute.
+    /// stages, what arrived in the boundary. Rounded to bf16 once under bf16 compute. `computing`
+    /// in the forward (the norm and the rounding run); the backward reads what the forward left.
     private func crossSource(_ acts: GPTActivations, block i: Int, layer: Int, encoderStream: ConstFloatPointer,
                              tokens: UnsafePointer<Int32>, gradient: FloatPointer? = nil,
-                             normalize: Bool) -> CrossSource {
+                             computing: Bool) -> CrossSource {
         let BS = acts.B * dims.encoderBlockSize, C = dims.nEmbd
         var output = encoderStream
         if layer == dims.encoderLayers {
             output = UnsafePointer(acts.encoderOutput)
-            if normalize {
+            if computing {
                 let w = BlockView(store.values, blockOffsets[i])
                 normForward(acts.encoderOutput, acts.encoderOutputMean, acts.encoderOutputRstd, encoderStream,
                             w[.encoderNormWeight]!, w[.encoderNormBias], N: BS, C: C)
@@ -268,7 +269,7 @@ public final class GPT {
         }
         var saved = SavedTensor(UnsafeMutablePointer(mutating: output), floats: BS * C, bf16: false)
         if case .bf16(let half) = acts.crossInput.storage {
-            if normalize { convertToHalf(.bf16, output, half, count: BS * C) }
+            if computing { convertToHalf(.bf16, output, half, count: BS * C) }
             saved = acts.crossInput
         }
         return CrossSource(output: saved, S: dims.encoderBlockSize, keyLengths: inputLengths(tokens, B: acts.B),
@@ -324,7 +325,7 @@ public final class GPT {
                 continue
             }
             if dims.encoder != nil && cross == nil {
-                cross = crossSource(acts, block: i, layer: l, encoderStream: encoderStream, tokens: tokens, normalize: true)
+                cross = crossSource(acts, block: i, layer: l, encoderStream: encoderStream, tokens: tokens, computing: true)
                 if l == dims.encoderLayers { encoderStream = UnsafePointer(acts.encoderOutput) }
             }
             decoderStream = try blockForward(i, layer: l, acts.blocks[i], input: decoderStream, B: B,
@@ -428,7 +429,7 @@ public final class GPT {
                 if let firstDecoderLayer, cross == nil {
                     let received = UnsafePointer(acts.encoded + io.encoder!.lowerBound)
                     cross = crossSource(acts, block: i, layer: firstDecoderLayer, encoderStream: received, tokens: tokens,
-                                        gradient: s.dencoderPartial, normalize: false)
+                                        gradient: s.dencoderPartial, computing: false)
                 }
                 try blockBackward(i, layer: l, a, input: input, dresidual: dDecoder, B: B,
                                   stack: stack(acts, layer: l, tokens: tokens, T: T, boundaryGradient: s.dboundary,
