@@ -48,18 +48,11 @@ extension GPT {
 
     var dropoutSites: Int { dims.encoder == nil ? 1 + 2 * dims.nLayer : 2 + 3 * dims.nLayer }
 
-    /// Applies site `site`'s dropout to B sequences of T positions in place.
-    func dropOut(_ x: FloatPointer, _ dropout: DropoutContext?, site: Int, B: Int, T: Int) {
-        guard let dropout else { return }
+    /// out = site `site`'s dropout of inp, B sequences of T positions (out may be inp). The mask is
+    /// its own adjoint: the backward applies the same call to the gradient.
+    func dropOut(_ out: FloatPointer, _ inp: ConstFloatPointer, _ dropout: DropoutContext, site: Int, B: Int, T: Int) {
         let C = dims.nEmbd, longest = dims.encoder == nil ? T : max(dims.blockSize, dims.encoderBlockSize)
-        dropout.apply(x, x, B: B, perSequence: T * C, site: site, sites: dropoutSites, stride: longest * C)
-    }
-
-    /// `dropOut`'s backward: out = the same mask applied to a gradient.
-    func dropOutGradient(_ out: FloatPointer, _ gradient: ConstFloatPointer, _ dropout: DropoutContext, site: Int,
-                         B: Int, T: Int) {
-        let C = dims.nEmbd, longest = dims.encoder == nil ? T : max(dims.blockSize, dims.encoderBlockSize)
-        dropout.apply(out, gradient, B: B, perSequence: T * C, site: site, sites: dropoutSites, stride: longest * C)
+        dropout.apply(out, inp, B: B, perSequence: T * C, site: site, sites: dropoutSites, stride: longest * C)
     }
 
     /// Local block i (global layer l) on the residual stream `residual` (B, T, C); returns the
@@ -95,14 +88,14 @@ extension GPT {
         // elementwise loops from vectorising.
         linears.forward(branch, a.atty, w.attProjw, adds ? w.attProjb : nil, BT: BT, C: width, OC: C)
         try tensor.reduceFromRegion(branch, count: BT * C)
-        dropOut(branch, dropout, site: dropoutSite(l, .selfAttention), B: B, T: T)
+        if let dropout { dropOut(branch, branch, dropout, site: dropoutSite(l, .selfAttention), B: B, T: T) }
         var residual2: ConstFloatPointer
         if let cross = stack.cross {
             let residualSelf = staging.keep(a.residualSelf, count: BT * C, as: .selfResidual) {
                 residualForward($0, residual, branch, N: BT * C)
             }
             try crossBranchForward(a, w, input: residualSelf, cross: cross, B: B, T: T, branch: branch, adds: adds)
-            dropOut(branch, dropout, site: dropoutSite(l, .crossAttention), B: B, T: T)
+            if let dropout { dropOut(branch, branch, dropout, site: dropoutSite(l, .crossAttention), B: B, T: T) }
             residual2 = UnsafePointer(staging.keep(a.residual2, count: BT * C, as: .innerResidual) {
                 residualForward($0, residualSelf, branch, N: BT * C)
             })
@@ -125,7 +118,7 @@ extension GPT {
             linears.forward(branch, a.fchGelu, w.fcProjw, adds ? w.fcProjb : nil, BT: BT, C: hidden, OC: C)
         }
         try tensor.reduceFromRegion(branch, count: BT * C)
-        dropOut(branch, dropout, site: dropoutSite(l, .mlp), B: B, T: T)
+        if let dropout { dropOut(branch, branch, dropout, site: dropoutSite(l, .mlp), B: B, T: T) }
         return UnsafePointer(staging.keep(a.residual3, count: BT * C, as: .blockResidual) {
             residualForward($0, residual2, branch, N: BT * C)
         })
@@ -175,7 +168,7 @@ extension GPT {
         /// The branch's output gradient: the residual's, through the branch's dropout.
         func branchGradient(_ branch: BlockBranch) -> ConstFloatPointer {
             guard let dropout else { return UnsafePointer(dresidual) }
-            dropOutGradient(s.dbranch, dresidual, dropout, site: dropoutSite(l, branch), B: B, T: T)
+            dropOut(s.dbranch, dresidual, dropout, site: dropoutSite(l, branch), B: B, T: T)
             return UnsafePointer(s.dbranch)
         }
         // MLP branch.

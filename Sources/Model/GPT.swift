@@ -371,11 +371,13 @@ public final class GPT {
                          tensor.rank == 0 ? wpe.map { UnsafePointer(p + $0) } : nil, B: B, T: T, C: C,
                          vocabStart: start, vocabCount: count)
         try tensor.reduceFromRegion(acts.encoded, count: (rows + B * T) * C)
+        guard let dropout else { return }
         if io.encoder != nil {
-            dropOut(acts.encoded, dropout, site: 0, B: B, T: dims.encoderBlockSize)
-            dropOut(acts.encoded + io.decoder.lowerBound, dropout, site: 1, B: B, T: T)
+            dropOut(acts.encoded, acts.encoded, dropout, site: 0, B: B, T: dims.encoderBlockSize)
+            let decoder = acts.encoded + io.decoder.lowerBound
+            dropOut(decoder, decoder, dropout, site: 1, B: B, T: T)
         } else {
-            dropOut(acts.encoded, dropout, site: 0, B: B, T: T)
+            dropOut(acts.encoded, acts.encoded, dropout, site: 0, B: B, T: T)
         }
     }
 
@@ -448,8 +450,8 @@ public final class GPT {
         guard let wte, partition.hasEmbedding else { return }
         if let dEncoder {
             if let dropout {
-                dropOutGradient(dEncoder, dEncoder, dropout, site: 0, B: B, T: S)
-                dropOutGradient(dDecoder, dDecoder, dropout, site: 1, B: B, T: T)
+                dropOut(dEncoder, dEncoder, dropout, site: 0, B: B, T: S)
+                dropOut(dDecoder, dDecoder, dropout, site: 1, B: B, T: T)
             }
             embeddingBackward(g + wte, nil, dEncoder, tokens, B: B, T: S, C: C,
                               vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
@@ -457,7 +459,7 @@ public final class GPT {
                               vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
             return
         }
-        if let dropout { dropOutGradient(dDecoder, dDecoder, dropout, site: 0, B: B, T: T) }
+        if let dropout { dropOut(dDecoder, dDecoder, dropout, site: 0, B: B, T: T) }
         embeddingBackward(g + wte, wpe.map { g + $0 }, dDecoder, tokens, B: B, T: T, C: C,
                           vocabStart: partition.vocabStart(dims), vocabCount: partition.validVocab(dims))
     }

@@ -49,7 +49,7 @@ final class EncoderDecoderObjective: TrainingObjective {
 
     /// Microbatch m's rows, laid out as `GPT.inputCount` says, targets past their length ignored.
     private func microbatches(step: Int, evaluationBatch: Int?) -> PipelineRunner.Microbatch {
-        let (batches, config, context, targetLengths) = (self.batches, context.config, context, self.targetLengths)
+        let (batches, context, targetLengths) = (self.batches, context, self.targetLengths)
         let B = context.degrees.microbatchSize, S = batches.encoderLength, T = batches.decoderLength
         return PipelineRunner.Microbatch(
             fill: { m, inputs, targets in
@@ -65,11 +65,6 @@ final class EncoderDecoderObjective: TrainingObjective {
                     (targets + b * T + Int(targetLengths[b])).update(repeating: -1, count: T - Int(targetLengths[b]))
                 }
             },
-            dropout: { m in
-                guard config.model.dropout > 0, evaluationBatch == nil else { return nil }
-                return DropoutContext(probability: Float(config.model.dropout), seed: UInt64(config.run.seed),
-                                      step: step, firstSequence: context.sequences(m).lowerBound,
-                                      globalBatch: config.train.batchSize)
-            })
+            dropout: { m in context.dropout(step: step, microbatch: m, evaluating: evaluationBatch != nil) })
     }
 }

@@ -47,8 +47,7 @@ final class LanguageModelObjective: TrainingObjective {
     /// batch `evaluationBatch`.
     private static func microbatches(_ sampler: BatchSampler, _ context: ObjectiveContext, step: Int,
                                      evaluationBatch: Int?) -> PipelineRunner.Microbatch {
-        let config = context.config
-        return PipelineRunner.Microbatch(
+        PipelineRunner.Microbatch(
             fill: { m, inputs, targets in
                 let sequences = context.sequences(m)
                 if let evaluationBatch {
@@ -57,11 +56,6 @@ final class LanguageModelObjective: TrainingObjective {
                     sampler.fill(step: step, sequences: sequences, inputs: inputs, targets: targets)
                 }
             },
-            dropout: { m in
-                guard config.model.dropout > 0, evaluationBatch == nil else { return nil }
-                return DropoutContext(probability: Float(config.model.dropout), seed: UInt64(config.run.seed),
-                                      step: step, firstSequence: context.sequences(m).lowerBound,
-                                      globalBatch: config.train.batchSize)
-            })
+            dropout: { m in context.dropout(step: step, microbatch: m, evaluating: evaluationBatch != nil) })
     }
 }

@@ -48,6 +48,14 @@ struct ObjectiveContext {
     let pipeline: PipelineRunner
     let model: GPT
 
+    /// Microbatch m's dropout in training step `step` (nil without dropout, and in evaluation):
+    /// keyed by its global coordinates, so every layout drops the same units.
+    func dropout(step: Int, microbatch m: Int, evaluating: Bool) -> DropoutContext? {
+        guard config.model.dropout > 0, !evaluating else { return nil }
+        return DropoutContext(probability: Float(config.model.dropout), seed: UInt64(config.run.seed), step: step,
+                              firstSequence: sequences(m).lowerBound, globalBatch: config.train.batchSize)
+    }
+
     /// Global sequences of this replica's microbatch m.
     func sequences(_ m: Int) -> Range<Int> {
         let first = groups.layout.replicaSequences.lowerBound, size = degrees.microbatchSize
