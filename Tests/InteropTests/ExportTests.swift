@@ -38,21 +38,7 @@ import Training
     /// transformers' checkpoint → Tessera → a Hugging Face folder holds the same tensors, bit for
     /// bit, and reads back as the same parameters.
     @Test func huggingFaceToTesseraAndBackIsBitExact() throws {
-        let whole = try WholeModel(huggingFace: fixture("gpt2"))
-        try withTemporaryDirectory { folder in
-            try HFExport.write(folder: folder, family: .gpt2, dims: whole.model.dims,
-                               settings: HFExportSettings(dropout: 0, endOfText: 95), files: []) { Array(whole.parameter($0)) }
-            let original = try tensors(of: fixture("gpt2") + "/model.safetensors").sorted { $0.name < $1.name }
-            let exported = try tensors(of: folder + "/model.safetensors").sorted { $0.name < $1.name }
-            #expect(exported.map(\.name) == original.map(\.name))
-            #expect(exported.map(\.shape) == original.map(\.shape))
-            #expect(exported.map(\.values) == original.map(\.values))
-            #expect(try SafeTensorsFile(path: folder + "/model.safetensors").metadata == ["format": "pt"])
-            let again = try WholeModel(huggingFace: folder)
-            #expect(again.model.dims == whole.model.dims)
-            #expect(Array(UnsafeBufferPointer(start: again.model.store.values, count: again.model.store.count))
-                == Array(UnsafeBufferPointer(start: whole.model.store.values, count: whole.model.store.count)))
-        }
+        try expectRoundTripIsBitExact("gpt2", modelType: "gpt2", endOfText: 95)
     }
 
     /// A char model trained on prepared shards (one id past the vocabulary ends documents).

@@ -25,21 +25,7 @@ import Training
 
     @Test(arguments: ["llama", "llama-mqa"])
     func huggingFaceToTesseraAndBackIsBitExact(_ name: String) throws {
-        let whole = try WholeModel(huggingFace: fixture(name))
-        try withTemporaryDirectory { folder in
-            let family = try HFFamily.family(for: whole.model.dims, source: name)
-            #expect(family.modelType == "llama")
-            try HFExport.write(folder: folder, family: family, dims: whole.model.dims,
-                               settings: HFExportSettings(dropout: 0, endOfText: nil), files: []) { Array(whole.parameter($0)) }
-            let original = try tensors(of: fixture(name) + "/model.safetensors").sorted { $0.name < $1.name }
-            let exported = try tensors(of: folder + "/model.safetensors").sorted { $0.name < $1.name }
-            #expect(exported.map(\.name) == original.map(\.name))
-            #expect(exported.map(\.values) == original.map(\.values))
-            let again = try WholeModel(huggingFace: folder)
-            #expect(again.model.dims == whole.model.dims)
-            #expect(Array(UnsafeBufferPointer(start: again.model.store.values, count: again.model.store.count))
-                == Array(UnsafeBufferPointer(start: whole.model.store.values, count: whole.model.store.count)))
-        }
+        try expectRoundTripIsBitExact(name, modelType: "llama", endOfText: nil)
     }
 
     /// Settings of a Llama that Tessera's parts do not represent are refused by key.

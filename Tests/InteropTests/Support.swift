@@ -1,6 +1,8 @@
 import Foundation
 import Interop
 import SafeTensors
+import Testing
+import Training
 
 /// Tests/Fixtures/hf/NAME: folders written by transformers (benchmarks/interop/make_fixtures.py).
 func fixture(_ name: String) -> String {
@@ -77,4 +79,30 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
     precondition(a.count == b.count, "\(a.count) values against \(b.count)")
     let scale = b.reduce(0) { max($0, abs(Double($1))) }
     return zip(a, b).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) } / scale
+}
+
+/// transformers' fixture `name` → Tessera → a Hugging Face folder of the family Tessera picks for
+/// it (`modelType`): the same tensors bit for bit (names, shapes, values, the "pt" format tag),
+/// read back as the same parameters.
+func expectRoundTripIsBitExact(_ name: String, modelType: String, endOfText: Int?,
+                               sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let whole = try WholeModel(huggingFace: fixture(name))
+    try withTemporaryDirectory { folder in
+        let family = try HFFamily.family(for: whole.model.dims, source: name)
+        #expect(family.modelType == modelType, sourceLocation: sourceLocation)
+        try HFExport.write(folder: folder, family: family, dims: whole.model.dims,
+                           settings: HFExportSettings(dropout: 0, endOfText: endOfText), files: []) { Array(whole.parameter($0)) }
+        let original = try tensors(of: fixture(name) + "/model.safetensors").sorted { $0.name < $1.name }
+        let exported = try tensors(of: folder + "/model.safetensors").sorted { $0.name < $1.name }
+        #expect(exported.map(\.name) == original.map(\.name), sourceLocation: sourceLocation)
+        #expect(exported.map(\.shape) == original.map(\.shape), sourceLocation: sourceLocation)
+        #expect(exported.map(\.values) == original.map(\.values), sourceLocation: sourceLocation)
+        #expect(try SafeTensorsFile(path: folder + "/model.safetensors").metadata == ["format": "pt"],
+                sourceLocation: sourceLocation)
+        let again = try WholeModel(huggingFace: folder)
+        #expect(again.model.dims == whole.model.dims, sourceLocation: sourceLocation)
+        #expect(Array(UnsafeBufferPointer(start: again.model.store.values, count: again.model.store.count))
+            == Array(UnsafeBufferPointer(start: whole.model.store.values, count: whole.model.store.count)),
+                sourceLocation: sourceLocation)
+    }
 }

@@ -27,21 +27,7 @@ import Training
     }
 
     @Test func huggingFaceToTesseraAndBackIsBitExact() throws {
-        let whole = try WholeModel(huggingFace: fixture("t5"))
-        try withTemporaryDirectory { folder in
-            let family = try HFFamily.family(for: whole.model.dims, source: "t5")
-            #expect(family.modelType == "t5")
-            try HFExport.write(folder: folder, family: family, dims: whole.model.dims,
-                               settings: HFExportSettings(dropout: 0, endOfText: 1), files: []) { Array(whole.parameter($0)) }
-            let original = try tensors(of: fixture("t5") + "/model.safetensors").sorted { $0.name < $1.name }
-            let exported = try tensors(of: folder + "/model.safetensors").sorted { $0.name < $1.name }
-            #expect(exported.map(\.name) == original.map(\.name))
-            #expect(exported.map(\.values) == original.map(\.values))
-            let again = try WholeModel(huggingFace: folder)
-            #expect(again.model.dims == whole.model.dims)
-            #expect(Array(UnsafeBufferPointer(start: again.model.store.values, count: again.model.store.count))
-                == Array(UnsafeBufferPointer(start: whole.model.store.values, count: whole.model.store.count)))
-        }
+        try expectRoundTripIsBitExact("t5", modelType: "t5", endOfText: 1)
     }
 
     /// A Tessera t5 (model.h5) → T5ForConditionalGeneration folder: T5 v1.1's config keys, the
